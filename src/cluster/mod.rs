@@ -1,0 +1,5 @@
+//! Everything that talks to a cluster: connection flags, pull secrets,
+//! server-side apply, restarting the agent and waiting for it.
+pub mod apply;
+pub mod connect;
+pub mod secret;

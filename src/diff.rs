@@ -1,0 +1,1 @@
+//! Unified diffs for review, with Secret data masked.

@@ -1,0 +1,1 @@
+//! Atomic writes that keep the file mode.

@@ -1,0 +1,2 @@
+//! YAML with exact byte spans (tree-sitter) and plain values (saphyr).
+pub mod value;
