@@ -250,20 +250,25 @@ fn syntax_error(
     chunk_text: &str,
     local: usize,
 ) -> Located {
-    // A tab in the indentation at or before the error is the usual cause.
-    let upto = crate::source::next_line_start(chunk_text, local.min(chunk_text.len()));
+    let base = offset - local;
+    // A tab in the indentation is the usual cause: name it.
     let mut pos = 0;
-    for line in chunk_text[..upto].split_inclusive('\n') {
+    for line in chunk_text.split_inclusive('\n') {
         let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
         if let Some(t) = indent.find('\t') {
             if !line.trim().is_empty() {
                 return source.error_at(
-                    offset - local + pos + t,
+                    base + pos + t,
                     "tab character in indentation: YAML allows only spaces for indentation",
                 );
             }
         }
         pos += line.len();
+    }
+    // The second parser usually says more precisely what is wrong.
+    if let Err(e) = crate::yaml::value::documents(chunk_text) {
+        let at = LineIndex::offset_of(chunk_text, e.line, e.col);
+        return source.error_at(base + at, format!("invalid YAML: {}", e.msg));
     }
     source.error_at(offset, msg.to_string())
 }
