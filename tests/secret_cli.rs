@@ -118,7 +118,27 @@ const AWKWARD: &[(&str, &str, &str)] = &[
     ("u", "tab\there", "localhost:5000"),
     ("u", "two\nlines", "harbor.example.com"),
     ("u", "-starts-with-dash", "harbor.example.com"),
+    (
+        "<a&b>",
+        "<script>&amp;\u{2028}\u{2029}\u{7f}\u{85}\u{feff}",
+        "harbor.example.com",
+    ),
+    (
+        "u",
+        "ctl\u{1}\u{8}\u{c}\r\u{1b}\u{1f}",
+        "harbor.example.com",
+    ),
 ];
+
+/// The decoded `.dockerconfigjson` bytes.
+fn dockerconfig_bytes(secret: &Value) -> Vec<u8> {
+    let encoded = secret["data"][".dockerconfigjson"]
+        .as_str()
+        .expect(".dockerconfigjson");
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap()
+}
 
 #[test]
 fn the_secret_means_what_kubectl_writes_for_awkward_credentials() {
@@ -150,6 +170,13 @@ fn the_secret_means_what_kubectl_writes_for_awkward_credentials() {
         assert_eq!(
             dockerconfig(&ours),
             dockerconfig(&reference),
+            "user {user:?} password {password:?}"
+        );
+        // Even the bytes (Go's escapes for <, >, &, U+2028/9 included), so
+        // taking over a secret made by kubectl leaves its data unchanged.
+        assert_eq!(
+            text(&dockerconfig_bytes(&ours)),
+            text(&dockerconfig_bytes(&reference)),
             "user {user:?} password {password:?}"
         );
         for field in ["apiVersion", "kind", "type"] {

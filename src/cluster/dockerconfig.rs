@@ -29,7 +29,26 @@ pub fn dockerconfigjson(server: &str, username: &str, password: &str) -> String 
             server: { "username": username, "password": password, "auth": auth }
         }
     });
-    doc.to_string()
+    go_json_escapes(&doc.to_string())
+}
+
+/// Escape as Go's `encoding/json` (which kubectl uses) does beyond what
+/// serde_json does: `<`, `>`, `&`, U+2028 and U+2029. These characters can
+/// only occur inside strings of the document, so the result is the same
+/// JSON value, byte for byte what kubectl writes.
+fn go_json_escapes(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The pull Secret for one namespace (`None`: leave the namespace out, as
@@ -336,6 +355,20 @@ mod tests {
             ),
             r#"{"auths":{"harbor.example.com:5000":{"username":"robot$test+app-readonly","password":"p:a\"s\\s 密码","auth":"cm9ib3QkdGVzdCthcHAtcmVhZG9ubHk6cDphInNccyDlr4bnoIE="}}}"#
         );
+    }
+
+    #[test]
+    fn dockerconfig_uses_gos_escapes_like_kubectl() {
+        // kubectl create secret docker-registry x --docker-server=h --docker-username='<a&b>'
+        //   --docker-password=$'x\u2028\b\x01' --dry-run=client -o json
+        let json = dockerconfigjson("h", "<a&b>", "x\u{2028}\u{8}\u{1}");
+        assert_eq!(
+            json,
+            r#"{"auths":{"h":{"username":"\u003ca\u0026b\u003e","password":"x\u2028\b\u0001","auth":"PGEmYj46eOKAqAgB"}}}"#
+        );
+        let v: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["auths"]["h"]["username"], "<a&b>");
+        assert_eq!(v["auths"]["h"]["password"], "x\u{2028}\u{8}\u{1}");
     }
 
     #[test]
