@@ -178,7 +178,16 @@ pub async fn apply_secret(
     let after = api
         .patch(name, &params, &Patch::Apply(&body))
         .await
-        .map_err(|e| explain(&e, "patch", "secrets", Some(ns)))?;
+        .map_err(|e| {
+            let mut err = explain(&e, "patch", "secrets", Some(ns));
+            if matches!(&e, kube::Error::Api(s) if s.code == 422 && s.message.contains("field is immutable")) {
+                err.message.push_str(&format!(
+                    " (a Secret {name} of another type exists: delete it with \
+                     `kubectl -n {ns} delete secret {name}` or choose another --name)"
+                ));
+            }
+            err
+        })?;
 
     let outcome = match before {
         None => Outcome::Applied,
@@ -767,9 +776,24 @@ mod tests {
                             ns,
                         );
                     }
+                    let key = (ns.to_string(), name.to_string());
+                    let applied: Value = serde_json::from_slice(body).unwrap();
+                    if let Some(old) = self.secrets.get(&key)
+                        && old["type"] != applied["type"]
+                    {
+                        return status(
+                            422,
+                            "Invalid",
+                            &format!(
+                                "Secret \"{name}\" is invalid: type: Invalid value: {}: field is immutable",
+                                applied["type"]
+                            ),
+                            "Secret",
+                            name,
+                        );
+                    }
                     let manager = query_param(query, "fieldManager").unwrap_or_default();
                     let dry_run = query_param(query, "dryRun").as_deref() == Some("All");
-                    let key = (ns.to_string(), name.to_string());
                     let old = self.secrets.get(&key).cloned();
                     let mut new: Value = serde_json::from_slice(body).unwrap();
                     new["metadata"]["managedFields"] =
@@ -1029,6 +1053,27 @@ mod tests {
             lines[1]
         );
         assert_eq!(lines[2], "error: 2 of 4 namespaces failed");
+    }
+
+    #[tokio::test]
+    async fn a_secret_of_another_type_is_explained() {
+        let fake = Arc::new(Mutex::new(Fake::with_namespaces(&["a"])));
+        fake.lock().unwrap().secrets.insert(
+            ("a".into(), "tingyun-image-secret".into()),
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                   "metadata": {"name": "tingyun-image-secret", "namespace": "a", "resourceVersion": "7"}}),
+        );
+        let (code, out, err) = run(&fake, &plan(&["a"])).await;
+        assert_eq!(code.unwrap(), 1);
+        assert!(out.is_empty());
+        let first = err.lines().next().unwrap();
+        assert!(first.contains("field is immutable"), "{err}");
+        assert!(
+            first.ends_with(
+                "`kubectl -n a delete secret tingyun-image-secret` or choose another --name)"
+            ),
+            "{err}"
+        );
     }
 
     #[tokio::test]
