@@ -488,7 +488,7 @@ pub async fn run_cluster(
     Ok(crate::cli::exit::OK)
 }
 
-/// Check the flags; `None` for the namespaces means "not given".
+/// Check the flags before anything is read; returns the `-n` namespaces, deduplicated in order.
 fn check_args(args: &SecretArgs) -> anyhow::Result<Vec<String>> {
     validate_server(&args.server)?;
     validate_username(&args.username)?;
