@@ -33,40 +33,100 @@ impl ConnectArgs {
             cluster: None,
             user: None,
         };
-        let config = match &self.kubeconfig {
+        let (kubeconfig, source) = match &self.kubeconfig {
             Some(path) => {
                 let kubeconfig = Kubeconfig::read_from(path)
                     .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
-                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                    .await
-                    .with_context(|| format!("invalid kubeconfig {}", path.display()))?
+                (kubeconfig, path.display().to_string())
             }
-            None => match kube::Config::from_kubeconfig(&options).await {
-                Ok(config) => config,
+            // $KUBECONFIG (merged, as kubectl does) or ~/.kube/config.
+            None => match Kubeconfig::read() {
+                Ok(kubeconfig) => (kubeconfig, "the kubeconfig ($KUBECONFIG or ~/.kube/config)".to_string()),
                 // No kubeconfig at all: inside a pod, use the service account.
                 Err(kube_err) if self.context.is_none() => {
-                    kube::Config::incluster().map_err(|_| {
+                    return kube::Config::incluster().map_err(|_| {
                         anyhow::anyhow!(
                             "no usable kubeconfig ({kube_err}); set KUBECONFIG or pass --kubeconfig"
                         )
-                    })?
+                    });
                 }
                 Err(e) => return Err(e).context("cannot load kubeconfig"),
             },
         };
-        Ok(config)
+        if let Some(context) = &self.context
+            && !kubeconfig.contexts.iter().any(|c| &c.name == context)
+        {
+            let known: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+            anyhow::bail!(
+                "context {context:?} not found in {source} (contexts: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            );
+        }
+        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .with_context(|| format!("invalid kubeconfig {source}"))
     }
 
     /// Connect: a client plus the context's default namespace.
     pub async fn connect(&self) -> anyhow::Result<Connection> {
         let config = self.config().await?;
         let default_namespace = config.default_namespace.clone();
-        let server = config.cluster_url.to_string();
+        let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let client = kube::Client::try_from(config).context("cannot build a Kubernetes client")?;
-        Ok(Connection {
-            client,
-            default_namespace,
-            server,
-        })
+        Ok(Connection { client, default_namespace, server })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBECONFIG: &str = "apiVersion: v1
+kind: Config
+current-context: dev
+clusters:
+- name: c
+  cluster:
+    server: https://127.0.0.1:6443/
+users:
+- name: u
+  user:
+    token: t
+contexts:
+- name: dev
+  context: {cluster: c, user: u, namespace: shop}
+- name: bare
+  context: {cluster: c, user: u}
+";
+
+    fn args(dir: &tempfile::TempDir, context: Option<&str>) -> ConnectArgs {
+        let path = dir.path().join("config");
+        std::fs::write(&path, KUBECONFIG).unwrap();
+        ConnectArgs { kubeconfig: Some(path), context: context.map(str::to_string) }
+    }
+
+    #[tokio::test]
+    async fn the_contexts_namespace_is_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let current = args(&dir, None).connect().await.unwrap();
+        assert_eq!(current.default_namespace, "shop");
+        assert_eq!(current.server, "https://127.0.0.1:6443");
+        let bare = args(&dir, Some("bare")).connect().await.unwrap();
+        assert_eq!(bare.default_namespace, "default");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_context_names_the_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = args(&dir, Some("prod")).config().await.unwrap_err().to_string();
+        assert!(err.starts_with("context \"prod\" not found in "), "{err}");
+        assert!(err.ends_with("(contexts: dev, bare)"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_kubeconfig_file_is_named() {
+        let missing = ConnectArgs { kubeconfig: Some("/nonexistent/kubeconfig".into()), context: None };
+        let err = format!("{:#}", missing.config().await.unwrap_err());
+        assert!(err.starts_with("cannot read kubeconfig /nonexistent/kubeconfig"), "{err}");
     }
 }

@@ -2,4 +2,6 @@
 //! server-side apply, restarting the agent and waiting for it.
 pub mod apply;
 pub mod connect;
+pub mod dockerconfig;
 pub mod secret;
+pub mod yaml_emit;
