@@ -160,26 +160,26 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
         chunks: chunks.clone(),
         ..Plan::default()
     };
+    // The file's own style, for documents that show none: the first
+    // documents usually show it all, so this parses only a few of them
+    // (at most 50, so a file without any example is not parsed twice).
     let mut file_style = Observed::default();
-    let mut trees = Vec::with_capacity(chunks.len());
-    // Parse every document first: syntax errors are reported before any
-    // edit is planned, and the file's own style is known for documents
-    // that show none.
-    for chunk in &chunks {
+    for chunk in chunks.iter().take(50) {
+        if file_style.step.is_some() && file_style.seq.is_some() {
+            break;
+        }
         let chunk_text = &text[chunk.start..chunk.end];
-        let tree = cst::parse(chunk_text).map_err(|e| {
-            syntax_error(source, chunk.start + e.offset, &e.msg, chunk_text, e.offset)
-        })?;
+        if let Ok(tree) = cst::parse(chunk_text) {
+            file_style = file_style.or(Observed::of(tree.root_node(), chunk_text));
+        }
+    }
+    // One document at a time: parse, check, plan, drop the tree.
+    for (doc, chunk) in chunks.iter().enumerate() {
+        let chunk_text = &text[chunk.start..chunk.end];
+        let tree = cst::parse(chunk_text).map_err(|e| syntax_error(source, chunk.start + e.offset, &e.msg, chunk_text, e.offset))?;
         if let Some(dup) = cst::find_duplicate_key(tree.root_node(), chunk_text) {
             return Err(source.error_at(chunk.start + dup.offset, dup.msg));
         }
-        if file_style.step.is_none() || file_style.seq.is_none() {
-            file_style = file_style.or(Observed::of(tree.root_node(), chunk_text));
-        }
-        trees.push(tree);
-    }
-    for (doc, (chunk, tree)) in chunks.iter().zip(&trees).enumerate() {
-        let chunk_text = &text[chunk.start..chunk.end];
         let root = tree.root_node();
         let top = document_content(root);
         let style = Observed::of(root, chunk_text).or(file_style);

@@ -9,18 +9,24 @@ pub struct SyntaxError {
     pub msg: String,
 }
 
+thread_local! {
+    /// One parser per thread, reused: creating one per document is costly.
+    static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Parse one YAML text (one document, or a whole stream).
 pub fn parse(text: &str) -> Result<Tree, SyntaxError> {
-    let mut parser = Parser::new();
-    parser
-        .set_language(&tree_sitter_yaml::LANGUAGE.into())
-        .map_err(|e| SyntaxError {
-            offset: 0,
-            msg: format!("YAML grammar unavailable: {e}"),
-        })?;
-    let tree = parser.parse(text, None).ok_or_else(|| SyntaxError {
-        offset: 0,
-        msg: "YAML parser gave up".into(),
+    let tree = PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut parser = Parser::new();
+            parser
+                .set_language(&tree_sitter_yaml::LANGUAGE.into())
+                .map_err(|e| SyntaxError { offset: 0, msg: format!("YAML grammar unavailable: {e}") })?;
+            *slot = Some(parser);
+        }
+        let parser = slot.as_mut().expect("set above");
+        parser.parse(text, None).ok_or_else(|| SyntaxError { offset: 0, msg: "YAML parser gave up".into() })
     })?;
     let root = tree.root_node();
     if root.has_error() {
