@@ -2,4 +2,9 @@
 //! server-side apply, restarting the agent and waiting for it.
 pub mod apply;
 pub mod connect;
+pub mod errors;
+pub mod livediff;
+pub mod objects;
+pub mod restart;
 pub mod secret;
+pub mod wait;
