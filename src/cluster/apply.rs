@@ -14,7 +14,7 @@ use std::io::{IsTerminal as _, Read as _, Write as _};
 
 use anyhow::Context as _;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::GroupVersionKind;
+use kube::core::GroupVersion;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
 
@@ -108,6 +108,8 @@ impl Applied {
 struct Resolver {
     client: kube::Client,
     cache: HashMap<(String, String), (ApiResource, ApiCapabilities)>,
+    /// Discovery answers per apiVersion.
+    groups: HashMap<String, Vec<(ApiResource, ApiCapabilities)>>,
     /// (group, kind) defined by CRDs in the file: retry discovery while they get established.
     from_crds: Vec<(String, String)>,
 }
@@ -121,10 +123,27 @@ impl Resolver {
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit.clone());
         }
-        let gvk = GroupVersionKind::gvk(m.group(), m.version(), &m.kind);
+        let gv = GroupVersion::gv(m.group(), m.version());
         let mut tries = 0;
         loop {
-            match kube::discovery::pinned_kind(&self.client, &gvk).await {
+            let found = match self.groups.get(&m.api_version) {
+                Some(resources) => Ok(resources.clone()),
+                None => kube::discovery::pinned_group(&self.client, &gv)
+                    .await
+                    .map(|g| g.versioned_resources(m.version())),
+            }
+            .and_then(|resources| {
+                self.groups.insert(m.api_version.clone(), resources.clone());
+                resources
+                    .into_iter()
+                    .find(|(ar, _)| ar.kind == m.kind && !ar.plural.contains('/'))
+                    .ok_or_else(|| {
+                        kube::Error::Discovery(kube::error::DiscoveryError::MissingKind(
+                            m.kind.clone(),
+                        ))
+                    })
+            });
+            match found {
                 Ok(found) => {
                     self.cache.insert(key, found.clone());
                     return Ok(found);
@@ -136,8 +155,9 @@ impl Resolver {
                             .contains(&(m.group().to_string(), m.kind.clone()))
                         && !is_transport(&e) =>
                 {
-                    // A CRD from this file may take a moment to be served.
+                    // A CRD from this file may take a moment to be served: ask again.
                     tries += 1;
+                    self.groups.remove(&m.api_version);
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
                 Err(e) => return Err(e),
@@ -268,6 +288,7 @@ async fn apply_async(
     let mut resolver = Resolver {
         client: conn.client.clone(),
         cache: HashMap::new(),
+        groups: HashMap::new(),
         from_crds,
     };
     let file_namespaces: Vec<String> = manifests

@@ -230,6 +230,7 @@ struct State {
     rolled: HashMap<ObjKey, Value>,
     daemonset_nodes: u32,
     pod_seq: u64,
+    auto_ready: bool,
 }
 
 /// The running stand-in. Dropping it stops the server.
@@ -506,6 +507,11 @@ impl ApiServer {
             "source": {"component": "kubelet"},
         });
         st.store_new(("events".into(), namespace.into(), ev_name), obj, "kubelet");
+    }
+
+    /// Let the controller create pods that are Running and Ready at once.
+    pub fn set_auto_ready(&self, on: bool) {
+        self.lock().auto_ready = on;
     }
 
     /// Number of nodes a DaemonSet runs on (default 1).
@@ -808,6 +814,11 @@ impl State {
             "spec": template["spec"].clone(),
             "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]},
         });
+        let mut pod = pod;
+        if self.auto_ready {
+            pod["status"] =
+                json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
+        }
         self.store_new(
             ("pods".into(), ns.into(), name),
             pod,
