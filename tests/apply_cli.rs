@@ -355,6 +355,17 @@ fn waits_until_the_new_pods_are_ready() {
     let file = write(&api, "edited.yaml", &with_mutate_pull_secret(&text));
     let child = spawn_apply(&api, &file, &["--timeout", "5m"]);
     let fresh = new_pods(&api, "tingyun-agent-", &old);
+    // Once the binary watches (so it sees every change from here on)...
+    api.wait_until(LIMIT, "the watches", |api| {
+        let watching = |path: &str| {
+            api.requests()
+                .iter()
+                .any(|r| r.path == path && r.param("watch").as_deref() == Some("true"))
+        };
+        (watching("/api/v1/namespaces/tingyun/pods")
+            && watching("/apis/apps/v1/namespaces/tingyun/deployments"))
+        .then_some(())
+    });
     // Not Ready yet: first the image is being pulled.
     api.set_pod_status(
         "tingyun",

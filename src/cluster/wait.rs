@@ -299,6 +299,8 @@ pub async fn wait(
             );
         }
     }
+    let stream_count = streams.len();
+    let mut initialized = 0usize;
     let mut events = futures::stream::select_all(streams);
     let names: Vec<String> = targets.iter().map(Workload::display).collect();
     println!(
@@ -354,8 +356,18 @@ pub async fn wait(
                 anyhow::bail!("while waiting for the agent: {message}");
             }
         };
+        let init_done = matches!(
+            update,
+            Update::Pod(watcher::Event::InitDone)
+                | Update::Deployment(watcher::Event::InitDone)
+                | Update::DaemonSet(watcher::Event::InitDone)
+        );
+        if init_done {
+            initialized += 1;
+        }
         let settle = apply_update(&mut seen, &ns, update);
-        if !settle {
+        // Judge only once every watch has listed its objects.
+        if !settle || initialized < stream_count {
             continue;
         }
         if targets
