@@ -16,6 +16,9 @@ use kube::runtime::watcher;
 use super::errors::{Attempt, classify};
 use super::restart::{Kind, Workload};
 
+/// A watch update tagged with its resource and namespace.
+type Tagged = BoxStream<'static, (&'static str, String, Result<Update, watcher::Error>)>;
+
 enum Update {
     Pod(watcher::Event<Pod>),
     Deployment(watcher::Event<Deployment>),
@@ -181,18 +184,17 @@ pub fn pod_problem(p: &Pod) -> String {
             parts.push(format!("container {} running but not Ready", cs.name));
         }
     }
-    if parts.len() == 1 {
-        if let Some(c) = st
+    if parts.len() == 1
+        && let Some(c) = st
             .conditions
             .iter()
             .flatten()
             .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-        {
-            parts.push(format!(
-                "not scheduled: {}",
-                c.message.clone().unwrap_or_default()
-            ));
-        }
+    {
+        parts.push(format!(
+            "not scheduled: {}",
+            c.message.clone().unwrap_or_default()
+        ));
     }
     parts.join("; ")
 }
@@ -264,9 +266,7 @@ pub async fn wait(
     let mut namespaces: Vec<&str> = targets.iter().map(|w| w.namespace.as_str()).collect();
     namespaces.sort();
     namespaces.dedup();
-    let mut streams: Vec<
-        BoxStream<'static, (&'static str, String, Result<Update, watcher::Error>)>,
-    > = Vec::new();
+    let mut streams: Vec<Tagged> = Vec::new();
     for ns in &namespaces {
         let ns_owned = ns.to_string();
         let cfg = watcher::Config::default;

@@ -1379,26 +1379,25 @@ fn route(
                     return r;
                 }
                 let force = params.get("force").is_some_and(|f| f == "true");
-                if !force {
-                    if let Some((_, _, m, field)) = st
+                if !force
+                    && let Some((_, _, m, field)) = st
                         .conflicts
                         .iter()
                         .find(|c| c.0 == def.key() || c.0 == def.plural)
                         .filter(|c| c.1 == n)
                         .cloned()
-                    {
-                        let msg = format!(
-                            "Apply failed with 1 conflict: conflict with \"{m}\" using {}: {field}",
-                            def.api_version()
-                        );
-                        return status_error(
-                            409,
-                            "Conflict",
-                            &msg,
-                            json!({"name": n, "kind": def.plural,
+                {
+                    let msg = format!(
+                        "Apply failed with 1 conflict: conflict with \"{m}\" using {}: {field}",
+                        def.api_version()
+                    );
+                    return status_error(
+                        409,
+                        "Conflict",
+                        &msg,
+                        json!({"name": n, "kind": def.plural,
                             "causes": [{"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\" using {}", def.api_version()), "field": field}]}),
-                        );
-                    }
+                    );
                 }
                 match live {
                     None => {
@@ -1431,14 +1430,14 @@ fn route(
                             }
                         }
                         merge(&mut merged, &p);
-                        if !merged["metadata"]["managedFields"]
+                        let known = merged["metadata"]["managedFields"]
                             .as_array()
-                            .is_some_and(|a| a.iter().any(|e| e["manager"] == json!(manager)))
+                            .is_some_and(|a| a.iter().any(|e| e["manager"] == json!(manager)));
+                        if !known
+                            && let Some(a) = merged["metadata"]["managedFields"].as_array_mut()
                         {
-                            if let Some(a) = merged["metadata"]["managedFields"].as_array_mut() {
-                                a.push(json!({"manager": manager, "operation": "Apply", "apiVersion": def.api_version(),
-                                              "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": {}}));
-                            }
+                            a.push(json!({"manager": manager, "operation": "Apply", "apiVersion": def.api_version(),
+                                          "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": {}}));
                         }
                         if dry_run {
                             normalize(&def.key(), &mut merged);
