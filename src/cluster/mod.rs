@@ -3,5 +3,10 @@
 pub mod apply;
 pub mod connect;
 pub mod dockerconfig;
+pub mod errors;
+pub mod livediff;
+pub mod objects;
+pub mod restart;
 pub mod secret;
+pub mod wait;
 pub mod yaml_emit;

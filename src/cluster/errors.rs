@@ -1,0 +1,253 @@
+//! Turning API errors into one clear line: what was refused and what to do.
+use kube::core::Status;
+
+/// What failed, for the message: the verb and the resource it was used on.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    /// Kubernetes verb: get, list, watch, patch, delete, ...
+    pub verb: &'a str,
+    /// Plural resource, with the group for non-core: `deployments.apps`.
+    pub resource: &'a str,
+    /// Namespace, or None for cluster-scoped.
+    pub namespace: Option<&'a str>,
+}
+
+/// A classified failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    /// No point in trying further objects (cluster unreachable, credentials rejected).
+    pub fatal: bool,
+}
+
+/// Classify an error from the kube client.
+pub fn classify(err: &kube::Error, attempt: &Attempt, server: &str) -> Failure {
+    match err {
+        kube::Error::Api(status) => classify_status(status, attempt, server),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => Failure {
+            message: format!(
+                "cannot reach the Kubernetes API server at {server}: {}; check that the cluster is running and that --kubeconfig/--context point at it",
+                root_cause(err)
+            ),
+            fatal: true,
+        },
+        other => Failure {
+            message: format!(
+                "{} {}: {}",
+                attempt.verb,
+                attempt.resource,
+                root_cause(other)
+            ),
+            fatal: false,
+        },
+    }
+}
+
+fn scope(attempt: &Attempt) -> String {
+    match attempt.namespace {
+        Some(ns) => format!(" in namespace \"{ns}\""),
+        None => " (cluster-wide)".to_string(),
+    }
+}
+
+pub fn classify_status(status: &Status, attempt: &Attempt, server: &str) -> Failure {
+    let msg = status.message.trim();
+    match status.code {
+        401 => Failure {
+            message: format!(
+                "the API server at {server} rejected the credentials (401 Unauthorized); log in again or fix the user in the kubeconfig"
+            ),
+            fatal: true,
+        },
+        403 => Failure {
+            message: format!(
+                "forbidden: not allowed to {} {}{}; ask a cluster admin for RBAC permission to {} {}",
+                attempt.verb,
+                attempt.resource,
+                scope(attempt),
+                attempt.verb,
+                attempt.resource
+            ),
+            fatal: false,
+        },
+        409 if status.reason == "Conflict" || msg.contains("conflict") => {
+            let managers = conflicting_managers(msg);
+            let fields = conflicting_fields(status);
+            let who = if managers.is_empty() {
+                "another field manager".to_string()
+            } else {
+                managers.join(", ")
+            };
+            let what = if fields.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", fields.join(", "))
+            };
+            Failure {
+                message: format!(
+                    "conflict: fields{what} are managed by {who}; re-run with --force-conflicts to take them over"
+                ),
+                fatal: false,
+            }
+        }
+        404 if missing_namespace(status).is_some() => {
+            let ns = missing_namespace(status).unwrap_or_default();
+            Failure {
+                message: format!(
+                    "namespace \"{ns}\" does not exist; create it first, or add a Namespace object to the file"
+                ),
+                fatal: false,
+            }
+        }
+        _ => {
+            let reason = if status.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} {})", status.code, status.reason)
+            };
+            Failure {
+                message: format!(
+                    "{} {}{}: {msg}{reason}",
+                    attempt.verb,
+                    attempt.resource,
+                    scope(attempt)
+                ),
+                fatal: false,
+            }
+        }
+    }
+}
+
+/// `namespaces "x" not found` -> `x`.
+fn missing_namespace(status: &Status) -> Option<String> {
+    let details_kind = status
+        .details
+        .as_ref()
+        .map(|d| d.kind.as_str())
+        .unwrap_or("");
+    let from_message = status
+        .message
+        .strip_prefix("namespaces \"")
+        .and_then(|r| r.split_once('"'))
+        .map(|(n, _)| n.to_string());
+    if details_kind == "namespaces" {
+        return status
+            .details
+            .as_ref()
+            .map(|d| d.name.clone())
+            .filter(|n| !n.is_empty())
+            .or(from_message);
+    }
+    from_message
+}
+
+/// Manager names from `conflict with "NAME"` phrases.
+pub fn conflicting_managers(message: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = message;
+    while let Some(i) = rest.find("conflict with \"") {
+        rest = &rest[i + "conflict with \"".len()..];
+        if let Some((name, tail)) = rest.split_once('"') {
+            let quoted = format!("\"{name}\"");
+            if !out.contains(&quoted) {
+                out.push(quoted);
+            }
+            rest = tail;
+        }
+    }
+    out
+}
+
+fn conflicting_fields(status: &Status) -> Vec<String> {
+    let mut out: Vec<String> = status
+        .details
+        .as_ref()
+        .map(|d| {
+            d.causes
+                .iter()
+                .map(|c| c.field.clone())
+                .filter(|f| !f.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.dedup();
+    out
+}
+
+/// The innermost error message (e.g. `Connection refused (os error 111)`).
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, reason: &str, message: &str) -> Status {
+        serde_json::from_value(serde_json::json!({"code": code, "reason": reason, "message": message, "status": "Failure"})).unwrap()
+    }
+
+    const ATTEMPT: Attempt = Attempt {
+        verb: "patch",
+        resource: "secrets",
+        namespace: Some("tingyun"),
+    };
+
+    #[test]
+    fn forbidden_names_verb_and_resource() {
+        let f = classify_status(
+            &status(403, "Forbidden", "secrets \"x\" is forbidden"),
+            &ATTEMPT,
+            "https://k",
+        );
+        assert!(
+            f.message
+                .contains("not allowed to patch secrets in namespace \"tingyun\""),
+            "{}",
+            f.message
+        );
+        assert!(!f.fatal);
+    }
+
+    #[test]
+    fn conflicts_name_the_manager_and_the_flag() {
+        let s = status(
+            409,
+            "Conflict",
+            "Apply failed with 1 conflict: conflict with \"helm\" using apps/v1: .spec.replicas",
+        );
+        let f = classify_status(&s, &ATTEMPT, "https://k");
+        assert!(
+            f.message.contains("\"helm\"") && f.message.contains("--force-conflicts"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn missing_namespace_is_one_line() {
+        let f = classify_status(
+            &status(404, "NotFound", "namespaces \"shop\" not found"),
+            &ATTEMPT,
+            "https://k",
+        );
+        assert_eq!(
+            f.message,
+            "namespace \"shop\" does not exist; create it first, or add a Namespace object to the file"
+        );
+    }
+
+    #[test]
+    fn unauthorized_is_fatal() {
+        let f = classify_status(
+            &status(401, "Unauthorized", "Unauthorized"),
+            &ATTEMPT,
+            "https://k",
+        );
+        assert!(f.fatal && f.message.contains("401"), "{}", f.message);
+    }
+}

@@ -1,0 +1,547 @@
+//! Wait until restarted workloads have rolled out (watching, not polling),
+//! with a one-line progress display on a terminal and plain lines otherwise.
+//! On timeout, say per pod why it is not Ready.
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::api::{Api, ListParams};
+use kube::runtime::watcher;
+
+use super::errors::{Attempt, classify};
+use super::restart::{Kind, Workload};
+
+/// A watch update tagged with its resource and namespace.
+type Tagged = BoxStream<'static, (&'static str, String, Result<Update, watcher::Error>)>;
+
+enum Update {
+    Pod(watcher::Event<Pod>),
+    Deployment(watcher::Event<Deployment>),
+    DaemonSet(watcher::Event<DaemonSet>),
+}
+
+#[derive(Default)]
+struct Seen {
+    pods: BTreeMap<(String, String), Pod>,
+    deployments: HashMap<(String, String), Deployment>,
+    daemonsets: HashMap<(String, String), DaemonSet>,
+}
+
+fn key(meta: &kube::api::ObjectMeta) -> (String, String) {
+    (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+/// Rollout progress of one workload.
+struct Progress {
+    done: bool,
+    ready: i32,
+    want: i32,
+}
+
+fn deployment_progress(d: &Deployment) -> Progress {
+    let generation = d.metadata.generation.unwrap_or(0);
+    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let Some(st) = &d.status else {
+        return Progress {
+            done: false,
+            ready: 0,
+            want,
+        };
+    };
+    let observed = st.observed_generation.unwrap_or(0) >= generation;
+    let updated = st.updated_replicas.unwrap_or(0);
+    let available = st.available_replicas.unwrap_or(0);
+    let total = st.replicas.unwrap_or(0);
+    // The same rules as `kubectl rollout status`.
+    let done = observed && updated >= want && total <= updated && available >= updated;
+    Progress {
+        done,
+        ready: if observed { available.min(updated) } else { 0 },
+        want,
+    }
+}
+
+fn daemonset_progress(d: &DaemonSet) -> Progress {
+    let generation = d.metadata.generation.unwrap_or(0);
+    let Some(st) = &d.status else {
+        return Progress {
+            done: false,
+            ready: 0,
+            want: 0,
+        };
+    };
+    let observed = st.observed_generation.unwrap_or(0) >= generation;
+    let want = st.desired_number_scheduled;
+    let updated = st.updated_number_scheduled.unwrap_or(0);
+    let available = st.number_available.unwrap_or(0);
+    let done = observed && updated >= want && available >= want;
+    Progress {
+        done,
+        ready: if observed { available.min(updated) } else { 0 },
+        want,
+    }
+}
+
+fn selector_matches(sel: Option<&LabelSelector>, pod: &Pod) -> bool {
+    let Some(sel) = sel else { return false };
+    let empty = BTreeMap::new();
+    let labels = pod.metadata.labels.as_ref().unwrap_or(&empty);
+    let labels_ok = sel
+        .match_labels
+        .as_ref()
+        .is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)));
+    let exprs_ok = sel.match_expressions.as_ref().is_none_or(|es| {
+        es.iter().all(|e| {
+            let values = e.values.as_deref().unwrap_or(&[]);
+            match e.operator.as_str() {
+                "In" => labels.get(&e.key).is_some_and(|v| values.contains(v)),
+                "NotIn" => labels.get(&e.key).is_none_or(|v| !values.contains(v)),
+                "Exists" => labels.contains_key(&e.key),
+                "DoesNotExist" => !labels.contains_key(&e.key),
+                _ => false,
+            }
+        })
+    });
+    labels_ok && exprs_ok
+}
+
+impl Seen {
+    fn progress(&self, w: &Workload) -> Option<Progress> {
+        let k = (w.namespace.clone(), w.name.clone());
+        match w.kind {
+            Kind::Deployment => self.deployments.get(&k).map(deployment_progress),
+            Kind::DaemonSet => self.daemonsets.get(&k).map(daemonset_progress),
+        }
+    }
+
+    /// The workload's pods that are not being deleted.
+    fn pods_of(&self, w: &Workload) -> Vec<&Pod> {
+        let k = (w.namespace.clone(), w.name.clone());
+        let selector = match w.kind {
+            Kind::Deployment => self
+                .deployments
+                .get(&k)
+                .and_then(|d| d.spec.as_ref())
+                .map(|s| &s.selector),
+            Kind::DaemonSet => self
+                .daemonsets
+                .get(&k)
+                .and_then(|d| d.spec.as_ref())
+                .map(|s| &s.selector),
+        };
+        self.pods
+            .values()
+            .filter(|p| p.metadata.namespace.as_deref() == Some(&w.namespace))
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .filter(|p| selector_matches(selector, p))
+            .collect()
+    }
+}
+
+pub fn pod_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Why a pod is not Ready: phase plus container waiting/terminated reasons.
+pub fn pod_problem(p: &Pod) -> String {
+    let Some(st) = &p.status else {
+        return "no status yet".into();
+    };
+    let mut parts = vec![st.phase.clone().unwrap_or_else(|| "Unknown".into())];
+    let all = st
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(st.container_statuses.iter().flatten());
+    for cs in all {
+        let Some(state) = &cs.state else { continue };
+        if let Some(w) = &state.waiting {
+            let reason = w.reason.clone().unwrap_or_else(|| "Waiting".into());
+            match w.message.as_deref().filter(|m| !m.is_empty()) {
+                Some(m) => parts.push(format!("container {} waiting: {reason}: {m}", cs.name)),
+                None => parts.push(format!("container {} waiting: {reason}", cs.name)),
+            }
+        } else if let Some(t) = &state.terminated {
+            if t.exit_code != 0 {
+                let reason = t.reason.clone().unwrap_or_else(|| "Error".into());
+                parts.push(format!(
+                    "container {} terminated: {reason} (exit code {})",
+                    cs.name, t.exit_code
+                ));
+            }
+        } else if state.running.is_some() && !cs.ready {
+            parts.push(format!("container {} running but not Ready", cs.name));
+        }
+    }
+    if parts.len() == 1
+        && let Some(c) = st
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+    {
+        parts.push(format!(
+            "not scheduled: {}",
+            c.message.clone().unwrap_or_default()
+        ));
+    }
+    parts.join("; ")
+}
+
+/// A short reason for the progress line: the first waiting reason, else the phase.
+fn pod_short(p: &Pod) -> String {
+    let st = p.status.as_ref();
+    let waiting = st.and_then(|s| {
+        s.init_container_statuses
+            .iter()
+            .flatten()
+            .chain(s.container_statuses.iter().flatten())
+            .find_map(|cs| cs.state.as_ref()?.waiting.as_ref()?.reason.clone())
+    });
+    waiting
+        .or_else(|| st.and_then(|s| s.phase.clone()))
+        .unwrap_or_else(|| "Pending".into())
+}
+
+fn progress_line(seen: &Seen, targets: &[Workload]) -> String {
+    let parts: Vec<String> = targets
+        .iter()
+        .map(|w| match seen.progress(w) {
+            None => format!("{} (not found yet)", w.display()),
+            Some(p) if p.done => format!("{} ready", w.display()),
+            Some(p) => {
+                let waiting: Vec<String> = seen
+                    .pods_of(w)
+                    .into_iter()
+                    .filter(|pod| !pod_ready(pod))
+                    .map(|pod| {
+                        format!(
+                            "{} {}",
+                            pod.metadata.name.as_deref().unwrap_or("?"),
+                            pod_short(pod)
+                        )
+                    })
+                    .collect();
+                let extra = if waiting.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", waiting.join(", "))
+                };
+                format!("{} {}/{} ready{extra}", w.display(), p.ready, p.want)
+            }
+        })
+        .collect();
+    format!("waiting: {}", parts.join("; "))
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 60, s % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s}s"),
+    }
+}
+
+/// Wait for `targets` to roll out. Ok(true) when all are Ready, Ok(false) on
+/// timeout (the reasons are printed).
+pub async fn wait(
+    client: &kube::Client,
+    targets: &[Workload],
+    timeout: Duration,
+    tty: bool,
+    server: &str,
+) -> anyhow::Result<bool> {
+    let mut namespaces: Vec<&str> = targets.iter().map(|w| w.namespace.as_str()).collect();
+    namespaces.sort();
+    namespaces.dedup();
+    let mut streams: Vec<Tagged> = Vec::new();
+    for ns in &namespaces {
+        let ns_owned = ns.to_string();
+        let cfg = watcher::Config::default;
+        let n = ns_owned.clone();
+        streams.push(
+            watcher(Api::<Pod>::namespaced(client.clone(), ns), cfg())
+                .map(move |r| ("pods", n.clone(), r.map(Update::Pod)))
+                .boxed(),
+        );
+        if targets
+            .iter()
+            .any(|w| w.namespace == *ns && w.kind == Kind::Deployment)
+        {
+            let n = ns_owned.clone();
+            streams.push(
+                watcher(Api::<Deployment>::namespaced(client.clone(), ns), cfg())
+                    .map(move |r| ("deployments.apps", n.clone(), r.map(Update::Deployment)))
+                    .boxed(),
+            );
+        }
+        if targets
+            .iter()
+            .any(|w| w.namespace == *ns && w.kind == Kind::DaemonSet)
+        {
+            let n = ns_owned.clone();
+            streams.push(
+                watcher(Api::<DaemonSet>::namespaced(client.clone(), ns), cfg())
+                    .map(move |r| ("daemonsets.apps", n.clone(), r.map(Update::DaemonSet)))
+                    .boxed(),
+            );
+        }
+    }
+    let stream_count = streams.len();
+    let mut initialized = 0usize;
+    let mut events = futures::stream::select_all(streams);
+    let names: Vec<String> = targets.iter().map(Workload::display).collect();
+    println!(
+        "waiting up to {} for {} to become Ready",
+        human(timeout),
+        names.join(", ")
+    );
+
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut seen = Seen::default();
+    let mut last_line = String::new();
+    let mut stderr = std::io::stderr();
+    loop {
+        let next = match tokio::time::timeout_at(deadline, events.next()).await {
+            Err(_) => break,
+            Ok(None) => {
+                anyhow::bail!("the watch on the cluster ended unexpectedly; run the command again")
+            }
+            Ok(Some(n)) => n,
+        };
+        let (resource, ns, update) = next;
+        let update = match update {
+            Ok(u) => u,
+            Err(e) => {
+                if tty && !last_line.is_empty() {
+                    let _ = writeln!(stderr);
+                }
+                let attempt = Attempt {
+                    verb: "watch",
+                    resource,
+                    namespace: Some(&ns),
+                };
+                let message = match &e {
+                    watcher::Error::InitialListFailed(k) => {
+                        classify(
+                            k,
+                            &Attempt {
+                                verb: "list",
+                                ..attempt
+                            },
+                            server,
+                        )
+                        .message
+                    }
+                    watcher::Error::WatchStartFailed(k) | watcher::Error::WatchFailed(k) => {
+                        classify(k, &attempt, server).message
+                    }
+                    watcher::Error::WatchError(s) => {
+                        super::errors::classify_status(s, &attempt, server).message
+                    }
+                    other => other.to_string(),
+                };
+                anyhow::bail!("while waiting for the agent: {message}");
+            }
+        };
+        let init_done = matches!(
+            update,
+            Update::Pod(watcher::Event::InitDone)
+                | Update::Deployment(watcher::Event::InitDone)
+                | Update::DaemonSet(watcher::Event::InitDone)
+        );
+        if init_done {
+            initialized += 1;
+        }
+        let settle = apply_update(&mut seen, &ns, update);
+        // Judge only once every watch has listed its objects.
+        if !settle || initialized < stream_count {
+            continue;
+        }
+        if targets
+            .iter()
+            .all(|w| seen.progress(w).is_some_and(|p| p.done))
+        {
+            if tty && !last_line.is_empty() {
+                let _ = write!(stderr, "\r\x1b[2K");
+            }
+            for w in targets {
+                println!("{} rolled out: new pods Ready", w.display());
+            }
+            return Ok(true);
+        }
+        let line = progress_line(&seen, targets);
+        if line != last_line {
+            if tty {
+                let _ = write!(stderr, "\r\x1b[2K{line}");
+            } else {
+                let _ = writeln!(stderr, "{line}");
+            }
+            let _ = stderr.flush();
+            last_line = line;
+        }
+    }
+    if tty && !last_line.is_empty() {
+        let _ = writeln!(stderr);
+    }
+    report_timeout(client, &seen, targets, timeout).await;
+    Ok(false)
+}
+
+/// Record an update; true when the state is complete enough to evaluate.
+fn apply_update(seen: &mut Seen, ns: &str, update: Update) -> bool {
+    match update {
+        Update::Pod(ev) => handle(&mut seen.pods, ns, ev, |p: &Pod| key(&p.metadata)),
+        Update::Deployment(ev) => handle_map(&mut seen.deployments, ns, ev, |d: &Deployment| {
+            key(&d.metadata)
+        }),
+        Update::DaemonSet(ev) => handle_map(&mut seen.daemonsets, ns, ev, |d: &DaemonSet| {
+            key(&d.metadata)
+        }),
+    }
+}
+
+fn handle<K>(
+    map: &mut BTreeMap<(String, String), K>,
+    ns: &str,
+    ev: watcher::Event<K>,
+    k: impl Fn(&K) -> (String, String),
+) -> bool {
+    match ev {
+        watcher::Event::Init => {
+            map.retain(|key, _| key.0 != ns);
+            false
+        }
+        watcher::Event::InitApply(o) => {
+            map.insert(k(&o), o);
+            false
+        }
+        watcher::Event::InitDone => true,
+        watcher::Event::Apply(o) => {
+            map.insert(k(&o), o);
+            true
+        }
+        watcher::Event::Delete(o) => {
+            map.remove(&k(&o));
+            true
+        }
+    }
+}
+
+fn handle_map<K>(
+    map: &mut HashMap<(String, String), K>,
+    ns: &str,
+    ev: watcher::Event<K>,
+    k: impl Fn(&K) -> (String, String),
+) -> bool {
+    match ev {
+        watcher::Event::Init => {
+            map.retain(|key, _| key.0 != ns);
+            false
+        }
+        watcher::Event::InitApply(o) => {
+            map.insert(k(&o), o);
+            false
+        }
+        watcher::Event::InitDone => true,
+        watcher::Event::Apply(o) => {
+            map.insert(k(&o), o);
+            true
+        }
+        watcher::Event::Delete(o) => {
+            map.remove(&k(&o));
+            true
+        }
+    }
+}
+
+/// The message of the most recent Event about an object.
+async fn last_event(client: &kube::Client, ns: &str, kind: &str, name: &str) -> Option<String> {
+    let api: Api<KubeEvent> = Api::namespaced(client.clone(), ns);
+    let lp = ListParams::default().fields(&format!(
+        "involvedObject.name={name},involvedObject.kind={kind}"
+    ));
+    let list = api.list(&lp).await.ok()?;
+    let when = |e: &KubeEvent| {
+        e.last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or(e.event_time.as_ref().map(|t| t.0))
+            .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0))
+    };
+    let ev = list
+        .items
+        .into_iter()
+        .enumerate()
+        .max_by_key(|(i, e)| (when(e), *i))
+        .map(|(_, e)| e)?;
+    let msg = ev.message.clone().unwrap_or_default();
+    Some(match ev.reason.as_deref() {
+        Some(r) if !r.is_empty() => format!("{r}: {}", msg.trim()),
+        _ => msg.trim().to_string(),
+    })
+}
+
+async fn report_timeout(
+    client: &kube::Client,
+    seen: &Seen,
+    targets: &[Workload],
+    timeout: Duration,
+) {
+    let pending: Vec<&Workload> = targets
+        .iter()
+        .filter(|w| !seen.progress(w).is_some_and(|p| p.done))
+        .collect();
+    let names: Vec<String> = pending.iter().map(|w| w.display()).collect();
+    eprintln!(
+        "error: timed out after {} waiting for {} to become Ready",
+        human(timeout),
+        names.join(", ")
+    );
+    for w in pending {
+        let (ready, want) = seen
+            .progress(w)
+            .map(|p| (p.ready, p.want))
+            .unwrap_or((0, 0));
+        eprintln!("  {}: {ready}/{want} new pods Ready", w.display());
+        let pods: Vec<&Pod> = seen
+            .pods_of(w)
+            .into_iter()
+            .filter(|p| !pod_ready(p))
+            .collect();
+        if pods.is_empty() {
+            let kind = match w.kind {
+                Kind::Deployment => "Deployment",
+                Kind::DaemonSet => "DaemonSet",
+            };
+            let ev = last_event(client, &w.namespace, kind, &w.name).await;
+            eprintln!(
+                "    no pod is starting; last event: {}",
+                ev.unwrap_or_else(|| format!(
+                    "none (see kubectl -n {} describe {})",
+                    w.namespace,
+                    w.display()
+                ))
+            );
+        }
+        for p in pods {
+            let name = p.metadata.name.clone().unwrap_or_default();
+            let ev = last_event(client, &w.namespace, "Pod", &name)
+                .await
+                .unwrap_or_else(|| "none".into());
+            eprintln!("    pod/{name}: {}; last event: {ev}", pod_problem(p));
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Shared test support. Integration tests use it with `mod support;`.
+#![allow(dead_code)]
+
+pub mod apiserver;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The plugin binary built by cargo for integration tests.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-tingyun"));
+    // Never pick up the developer's cluster.
+    cmd.env_remove("KUBECONFIG")
+        .env("HOME", std::env::temp_dir())
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// Run the binary with `args`, return its output (stdin closed).
+pub fn run(args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kubectl-tingyun")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Copy a fixture into a fresh file in `dir` and return its path.
+pub fn fixture_copy(dir: &Path, name: &str) -> std::path::PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let dst = dir.join(name);
+    std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
+    dst
+}
