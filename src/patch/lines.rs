@@ -8,11 +8,10 @@ use crate::source::{eol_near, line_end, line_start, next_line_start};
 /// and the text: each line ends with the local line ending, except at the
 /// end of a file without a final line break, where the break goes first.
 pub(crate) fn after(src: &str, end: usize, lines: &[String]) -> (usize, String) {
-    let pos = if end > 0 && src.as_bytes()[end - 1] == b'\n' {
-        end
-    } else {
-        next_line_start(src, end)
-    };
+    // Nodes at the end of a document can take in trailing blank lines: go
+    // back to the last line with content, so blank lines stay where they are.
+    let end = src[..end].trim_end().len();
+    let pos = next_line_start(src, end);
     let eol = eol_near(src, pos);
     if pos == src.len() && !src.is_empty() && !src.ends_with('\n') {
         (pos, format!("{eol}{}", lines.join(eol)))

@@ -92,6 +92,8 @@ pub(crate) struct Local {
     pub end: usize,
     pub text: String,
     pub what: String,
+    /// `Kind/name` of the object being edited.
+    pub object: String,
 }
 
 /// The text being walked, its layout, and where edits and intents go.
@@ -102,6 +104,8 @@ pub(crate) struct Layer<'a> {
     pub inner: bool,
     /// Path of the object this layer's paths are relative to.
     pub object: Vec<Seg>,
+    /// `Kind/name` of the object being walked.
+    pub label: String,
     pub edits: Vec<Local>,
     pub intents: Vec<Intent>,
     pub warnings: Vec<Warning>,
@@ -109,11 +113,13 @@ pub(crate) struct Layer<'a> {
 
 impl Layer<'_> {
     pub fn edit(&mut self, start: usize, end: usize, text: String, what: String) {
+        let object = self.label.clone();
         self.edits.push(Local {
             start,
             end,
             text,
             what,
+            object,
         });
     }
 
@@ -183,6 +189,7 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
             doc,
             inner: false,
             object: Vec::new(),
+            label: String::new(),
             edits: Vec::new(),
             intents: Vec::new(),
             warnings: Vec::new(),
@@ -227,7 +234,7 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
                     end: chunk.start + l.end,
                     text: l.text,
                 },
-                object: label.clone(),
+                object: l.object,
                 what: l.what,
             });
         }
@@ -243,20 +250,25 @@ fn syntax_error(
     chunk_text: &str,
     local: usize,
 ) -> Located {
-    // A tab in the indentation at or before the error is the usual cause.
-    let upto = crate::source::next_line_start(chunk_text, local.min(chunk_text.len()));
+    let base = offset - local;
+    // A tab in the indentation is the usual cause: name it.
     let mut pos = 0;
-    for line in chunk_text[..upto].split_inclusive('\n') {
+    for line in chunk_text.split_inclusive('\n') {
         let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
         if let Some(t) = indent.find('\t') {
             if !line.trim().is_empty() {
                 return source.error_at(
-                    offset - local + pos + t,
+                    base + pos + t,
                     "tab character in indentation: YAML allows only spaces for indentation",
                 );
             }
         }
         pos += line.len();
+    }
+    // The second parser usually says more precisely what is wrong.
+    if let Err(e) = crate::yaml::value::documents(chunk_text) {
+        let at = LineIndex::offset_of(chunk_text, e.line, e.col);
+        return source.error_at(base + at, format!("invalid YAML: {}", e.msg));
     }
     source.error_at(offset, msg.to_string())
 }
@@ -306,6 +318,8 @@ impl ObjectCx<'_, '_> {
         else {
             return Ok(());
         };
+        let outer_label =
+            std::mem::replace(&mut layer.label, object_label(map, src).unwrap_or_default());
         layer.object = path.clone();
         match kind.as_str() {
             "ServiceAccount" => {
@@ -337,6 +351,7 @@ impl ObjectCx<'_, '_> {
             }
         }
         layer.object = path;
+        layer.label = outer_label;
         Ok(())
     }
 
@@ -418,6 +433,7 @@ impl ObjectCx<'_, '_> {
             doc: layer.doc,
             inner: true,
             object: layer.object.clone(),
+            label: layer.label.clone(),
             edits: Vec::new(),
             intents: Vec::new(),
             warnings: Vec::new(),
@@ -442,7 +458,13 @@ impl ObjectCx<'_, '_> {
         }
         for l in inner.edits {
             let (start, end, text) = block.translate(l.start, l.end, &l.text);
-            layer.edit(start, end, text, format!("mutate.yaml: {}", l.what));
+            layer.edits.push(Local {
+                start,
+                end,
+                text,
+                what: format!("mutate.yaml: {}", l.what),
+                object: l.object,
+            });
         }
         for w in inner.warnings {
             layer.warn(
