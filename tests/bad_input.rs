@@ -188,12 +188,12 @@ fn check_failure(
             "{label}: stderr has no `{path_arg}:LINE:COL: message` line:\n{stderr}"
         )),
         Some((l, _c, msg)) => {
-            if let Some(want) = line {
-                if l != want {
-                    p.push(format!(
-                        "{label}: error points at line {l}, expected line {want}: {first}"
-                    ));
-                }
+            if let Some(want) = line
+                && l != want
+            {
+                p.push(format!(
+                    "{label}: error points at line {l}, expected line {want}: {first}"
+                ));
             }
             let lower = msg.to_lowercase();
             if !words.iter().any(|w| lower.contains(&w.to_lowercase())) {
@@ -227,10 +227,10 @@ fn check_untouched(
             "{label}: directory changed (before {b:?}, after {a:?}, or bytes differ)"
         ));
     }
-    if let Some(f) = file {
-        if mtime(f) != old_mtime() {
-            p.push(format!("{label}: input mtime changed"));
-        }
+    if let Some(f) = file
+        && mtime(f) != old_mtime()
+    {
+        p.push(format!("{label}: input mtime changed"));
     }
     p
 }
