@@ -371,50 +371,67 @@ fn dry_run_writes_nothing_and_prints_the_diff() {
 }
 
 /// `--dry-run` masks Secret `data`/`stringData` values that appear as diff
-/// context, like `kubectl diff`.
+/// context, like `kubectl diff`; never panics or leaks them on stderr.
 #[test]
 fn dry_run_masks_secret_values_in_context() {
     let secret_value = "c3VwZXItc2VjcmV0LXBhc3N3b3Jk";
     let plain_value = "hunter2-plain-text";
-    let input = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  user: {plain_value}\ndata:\n  password: {secret_value}\n---\n#imagePullSecrets:\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: agent\n"
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join(FILE);
-    fs::write(&path, &input).unwrap();
-    let out = run(
-        tmp.path(),
-        &[
-            "patch".into(),
-            FILE.into(),
-            "--pull-secret".into(),
-            "--dry-run".into(),
-        ],
-        None,
-    );
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
-    assert_eq!(
-        fs::read_to_string(&path).unwrap(),
-        input,
-        "--dry-run wrote the file"
-    );
-    assert!(
-        stdout.contains("+imagePullSecrets:"),
-        "no diff printed:\n{stdout}"
-    );
-    assert!(
-        !stdout.contains(secret_value) && !stderr.contains(secret_value),
-        "Secret data value shown unmasked:\n{stdout}"
-    );
-    assert!(
-        !stdout.contains(plain_value),
-        "Secret stringData value shown unmasked:\n{stdout}"
-    );
-    // The diff's context reaches back to `password:`; it must be there, masked.
-    assert!(
-        stdout.contains("password: ***"),
-        "masked Secret line missing from the context:\n{stdout}"
-    );
+    let tail =
+        "---\n#imagePullSecrets:\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: agent\n";
+    let head = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n";
+    let inputs = [
+        (
+            "data only",
+            format!("{head}data:\n  password: {secret_value}\n{tail}"),
+        ),
+        (
+            "stringData only",
+            format!("{head}stringData:\n  password: {plain_value}\n{tail}"),
+        ),
+        (
+            "stringData before data",
+            format!(
+                "{head}stringData:\n  user: {plain_value}\ndata:\n  password: {secret_value}\n{tail}"
+            ),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (label, input) in inputs {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(FILE);
+        fs::write(&path, &input).unwrap();
+        let args = ["patch", FILE, "--pull-secret", "--dry-run"].map(String::from);
+        let out = run(tmp.path(), &args, None);
+        let stdout = text(&out.stdout);
+        let stderr = text(&out.stderr);
+        let mut p = Vec::new();
+        if out.status.code() != Some(0) {
+            p.push(format!("exit {:?}", out.status.code()));
+        }
+        if stderr.contains("panicked") {
+            p.push("panicked".to_string());
+        }
+        if fs::read_to_string(&path).unwrap() != input {
+            p.push("--dry-run wrote the file".to_string());
+        }
+        if !stdout.contains("+imagePullSecrets:") {
+            p.push("no diff printed".to_string());
+        }
+        for v in [secret_value, plain_value] {
+            if stdout.contains(v) || stderr.contains(v) {
+                p.push(format!("Secret value {v} shown unmasked"));
+            }
+        }
+        // The diff's context reaches back to `password:`; it must be there, masked.
+        if !stdout.contains("password: ***") {
+            p.push("masked `password: ***` line missing from the context".to_string());
+        }
+        if !p.is_empty() {
+            failures.push(format!(
+                "{label}: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+                p.join("; ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
