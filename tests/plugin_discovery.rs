@@ -23,7 +23,7 @@ fn plugin_dir() -> tempfile::TempDir {
     } else {
         "kubectl-tingyun"
     });
-    fs::copy(BIN, &dest).expect("copy binary");
+    fs::copy(bin(), &dest).expect("copy binary");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

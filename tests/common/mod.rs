@@ -10,7 +10,14 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_kubectl-tingyun");
+/// The binary under test: cargo's build of `kubectl-tingyun`, or the file
+/// named by `KUBECTL_TINGYUN_BIN` (to test an installed or copied binary).
+pub fn bin() -> PathBuf {
+    match std::env::var_os("KUBECTL_TINGYUN_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_kubectl-tingyun")),
+    }
+}
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -18,7 +25,8 @@ pub fn repo_root() -> PathBuf {
 
 /// Run the binary with `args` in `cwd`, feeding `stdin` (or nothing).
 pub fn run(cwd: &Path, args: &[String], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(BIN);
+    let bin = bin();
+    let mut cmd = Command::new(&bin);
     cmd.args(args)
         .current_dir(cwd)
         .env_remove("NO_COLOR")
@@ -31,7 +39,7 @@ pub fn run(cwd: &Path, args: &[String], stdin: Option<&[u8]>) -> Output {
         .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
     if let Some(data) = stdin {
         let mut pipe = child.stdin.take().expect("stdin pipe");
         let data = data.to_vec();
