@@ -435,3 +435,40 @@ fn dry_run_masks_secret_values_in_context() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The independent meaning check is not a rubber stamp: it rejects outputs
+/// with a missing edit, an extra edit, or a value that changed type.
+#[test]
+fn meaning_check_rejects_wrong_outputs() {
+    let cases = repo_root().join("testdata/cases");
+    let fixture_in = cases.join("fixture-defaults/input.yaml");
+    let fixture_out = cases.join("fixture-defaults/expected.yaml");
+    let no_args: Vec<String> = vec![];
+    assert!(meaning_check(&fixture_in, &fixture_out, &no_args).is_ok());
+    // Edit missing: --registry intended, images unchanged.
+    let reg = vec![
+        "--registry".to_string(),
+        "harbor.example.com/apm".to_string(),
+    ];
+    assert!(meaning_check(&fixture_in, &fixture_out, &reg).is_err());
+    // Extra edit: pull secrets added though only --registry was asked for.
+    assert!(meaning_check(&fixture_in, &fixture_out, &["--pull-secret".to_string()]).is_err());
+    assert!(
+        meaning_check(
+            &fixture_in,
+            &fixture_out,
+            &["--inject-pull-secret".to_string()]
+        )
+        .is_err()
+    );
+    // `name: on` unquoted is a boolean to YAML 1.1 readers, not the secret name.
+    let tmp = tempfile::tempdir().unwrap();
+    let (i, o) = (tmp.path().join("i.yaml"), tmp.path().join("o.yaml"));
+    fs::write(
+        &i,
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n",
+    )
+    .unwrap();
+    fs::write(&o, "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\nimagePullSecrets:\n- name: on\n").unwrap();
+    assert!(meaning_check(&i, &o, &["--pull-secret=on".to_string()]).is_err());
+}
