@@ -1,0 +1,154 @@
+//! Helpers shared by the integration tests: run the built binary, snapshot
+//! files and directories, show byte-exact diffs.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+/// The binary under test: cargo's build of `kubectl-tingyun`, or the file
+/// named by `KUBECTL_TINGYUN_BIN` (to test an installed or copied binary).
+pub fn bin() -> PathBuf {
+    match std::env::var_os("KUBECTL_TINGYUN_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_kubectl-tingyun")),
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run the binary with `args` in `cwd`, feeding `stdin` (or nothing).
+pub fn run(cwd: &Path, args: &[String], stdin: Option<&[u8]>) -> Output {
+    let bin = bin();
+    let mut cmd = Command::new(&bin);
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("NO_COLOR")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        let data = data.to_vec();
+        // Write from a thread so a child that does not read cannot block us.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    child.wait_with_output().expect("wait for kubectl-tingyun")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// An old, fixed mtime so that any rewrite of a file is visible.
+pub fn old_mtime() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000)
+}
+
+pub fn set_mtime(path: &Path, t: SystemTime) {
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open to set mtime");
+    f.set_modified(t).expect("set mtime");
+}
+
+pub fn mtime(path: &Path) -> SystemTime {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime")
+}
+
+/// Every entry of a directory (recursively) with its bytes (None for dirs).
+pub fn snapshot_dir(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
+        for e in fs::read_dir(dir).expect("read_dir").flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_path_buf();
+            if p.is_dir() {
+                out.insert(rel, None);
+                walk(root, &p, out);
+            } else {
+                out.insert(rel, Some(fs::read(&p).unwrap_or_default()));
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A readable line diff of two byte strings; each line shown with escapes
+/// (`\r`, BOM, missing final newline are visible).
+pub fn show_diff(expected: &[u8], actual: &[u8]) -> String {
+    let e = text(expected);
+    let a = text(actual);
+    let diff = similar::TextDiff::from_lines(e.as_str(), a.as_str());
+    let mut s = String::from("    --- expected\n    +++ actual\n");
+    for hunk in diff.unified_diff().context_radius(2).iter_hunks() {
+        s.push_str(&format!("    {}\n", hunk.header()));
+        for change in hunk.iter_changes() {
+            let sign = match change.tag() {
+                similar::ChangeTag::Equal => ' ',
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+            };
+            s.push_str(&format!("    {sign}{:?}\n", change.value()));
+        }
+    }
+    s
+}
+
+/// Is PyYAML importable? Panics with the install command if it is not:
+/// the meaning checks are part of the contract, not optional.
+pub fn require_pyyaml() {
+    static OK: OnceLock<Result<(), String>> = OnceLock::new();
+    let r = OK.get_or_init(|| {
+        let out = Command::new("python3").args(["-c", "import yaml"]).output();
+        match out {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => Err(text(&o.stderr)),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    if let Err(e) = r {
+        panic!(
+            "the independent meaning check needs python3 with PyYAML \
+             (`python3 -m pip install pyyaml`): {e}"
+        );
+    }
+}
+
+/// Run tests/support/meaning.py: does `output` mean `input` plus exactly the
+/// edits `args` intend? Err carries the checker's report.
+pub fn meaning_check(input: &Path, output: &Path, args: &[String]) -> Result<(), String> {
+    require_pyyaml();
+    let script = repo_root().join("tests/support/meaning.py");
+    let o = Command::new("python3")
+        .arg(script)
+        .arg(input)
+        .arg(output)
+        .args(args)
+        .output()
+        .expect("run python3");
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", text(&o.stdout), text(&o.stderr)))
+    }
+}
