@@ -101,6 +101,7 @@ pub fn mask_secrets(text: &str) -> String {
             }
         }
     }
+    spans.sort_unstable();
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
     for (s, e) in spans {
@@ -129,7 +130,7 @@ mod tests {
 
     #[test]
     fn secret_values_are_masked() {
-        let text = "kind: Secret\napiVersion: v1\ndata:\n  tls.key: c2VjcmV0\nstringData: {p: hunter2}\n---\nkind: ConfigMap\napiVersion: v1\ndata:\n  k: visible\n";
+        let text = "kind: Secret\napiVersion: v1\nstringData: {p: hunter2}\ndata:\n  tls.key: c2VjcmV0\n---\nkind: ConfigMap\napiVersion: v1\ndata:\n  k: visible\n";
         let m = mask_secrets(text);
         assert!(!m.contains("c2VjcmV0") && !m.contains("hunter2"), "{m}");
         assert!(m.contains("tls.key: ***") && m.contains("k: visible"));

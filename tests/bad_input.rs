@@ -371,6 +371,10 @@ fn invalid_annotation_json_writes_nothing() {
             "{\"ip\": \"10.0.0.1\", \"hostnames\": [\"a\"]}",
         ],
         &["--http-registry"],
+        // Kubernetes would refuse these Secret names: say so before editing.
+        &["--pull-secret=Harbor_Pull"],
+        &["--inject-pull-secret=bad name"],
+        &["--registry", "https://harbor.example.com/apm"],
     ];
     let mut failures = Vec::new();
     for args in bad {

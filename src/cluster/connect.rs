@@ -41,7 +41,10 @@ impl ConnectArgs {
             }
             // $KUBECONFIG (merged, as kubectl does) or ~/.kube/config.
             None => match Kubeconfig::read() {
-                Ok(kubeconfig) => (kubeconfig, "the kubeconfig ($KUBECONFIG or ~/.kube/config)".to_string()),
+                Ok(kubeconfig) => (
+                    kubeconfig,
+                    "the kubeconfig ($KUBECONFIG or ~/.kube/config)".to_string(),
+                ),
                 // No kubeconfig at all: inside a pod, use the service account.
                 Err(kube_err) if self.context.is_none() => {
                     return kube::Config::incluster().map_err(|_| {
@@ -56,10 +59,18 @@ impl ConnectArgs {
         if let Some(context) = &self.context
             && !kubeconfig.contexts.iter().any(|c| &c.name == context)
         {
-            let known: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+            let known: Vec<&str> = kubeconfig
+                .contexts
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
             anyhow::bail!(
                 "context {context:?} not found in {source} (contexts: {})",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             );
         }
         kube::Config::from_custom_kubeconfig(kubeconfig, &options)
@@ -71,9 +82,17 @@ impl ConnectArgs {
     pub async fn connect(&self) -> anyhow::Result<Connection> {
         let config = self.config().await?;
         let default_namespace = config.default_namespace.clone();
-        let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+        let server = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_string();
         let client = kube::Client::try_from(config).context("cannot build a Kubernetes client")?;
-        Ok(Connection { client, default_namespace, server })
+        Ok(Connection {
+            client,
+            default_namespace,
+            server,
+        })
     }
 }
 
@@ -102,7 +121,10 @@ contexts:
     fn args(dir: &tempfile::TempDir, context: Option<&str>) -> ConnectArgs {
         let path = dir.path().join("config");
         std::fs::write(&path, KUBECONFIG).unwrap();
-        ConnectArgs { kubeconfig: Some(path), context: context.map(str::to_string) }
+        ConnectArgs {
+            kubeconfig: Some(path),
+            context: context.map(str::to_string),
+        }
     }
 
     #[tokio::test]
@@ -118,15 +140,25 @@ contexts:
     #[tokio::test]
     async fn an_unknown_context_names_the_known_ones() {
         let dir = tempfile::tempdir().unwrap();
-        let err = args(&dir, Some("prod")).config().await.unwrap_err().to_string();
+        let err = args(&dir, Some("prod"))
+            .config()
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("context \"prod\" not found in "), "{err}");
         assert!(err.ends_with("(contexts: dev, bare)"), "{err}");
     }
 
     #[tokio::test]
     async fn a_missing_kubeconfig_file_is_named() {
-        let missing = ConnectArgs { kubeconfig: Some("/nonexistent/kubeconfig".into()), context: None };
+        let missing = ConnectArgs {
+            kubeconfig: Some("/nonexistent/kubeconfig".into()),
+            context: None,
+        };
         let err = format!("{:#}", missing.config().await.unwrap_err());
-        assert!(err.starts_with("cannot read kubeconfig /nonexistent/kubeconfig"), "{err}");
+        assert!(
+            err.starts_with("cannot read kubeconfig /nonexistent/kubeconfig"),
+            "{err}"
+        );
     }
 }

@@ -138,7 +138,7 @@ pub(crate) fn ensure(
                     .iter()
                     .map(|(k, v)| format!("{}{}", lines::indent(col), entry(k, v)))
                     .collect();
-                let (pos, text) = lines::after(src, last.node.end_byte(), &new);
+                let (pos, text) = lines::after(src, last.node, &new);
                 layer.edit(pos, pos, text, format!("added {what}"));
             }
         }
@@ -170,7 +170,7 @@ pub(crate) fn ensure(
                             .iter()
                             .map(|(k, v)| format!("{}{}", lines::indent(col + step), entry(k, v))),
                     );
-                    let (pos, text) = lines::after(src, last.node.end_byte(), &new);
+                    let (pos, text) = lines::after(src, last.node, &new);
                     layer.edit(pos, pos, text, format!("added {what}"));
                 }
                 Some(last) => {

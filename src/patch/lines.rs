@@ -7,10 +7,50 @@ use crate::source::{eol_near, line_end, line_start, next_line_start};
 /// falls (or at `end` when it already is a line start). Returns the offset
 /// and the text: each line ends with the local line ending, except at the
 /// end of a file without a final line break, where the break goes first.
-pub(crate) fn after(src: &str, end: usize, lines: &[String]) -> (usize, String) {
+pub(crate) fn after(src: &str, last: Node, lines: &[String]) -> (usize, String) {
+    after_offset(src, last.end_byte(), !ends_in_block_scalar(last), lines)
+}
+
+/// True when the last thing in `node` is a block scalar (whose content
+/// lines may look like comments).
+fn ends_in_block_scalar(node: Node) -> bool {
+    let mut n = node;
+    loop {
+        if n.kind() == "block_scalar" {
+            return true;
+        }
+        let count = n.named_child_count();
+        let last = (0..count)
+            .rev()
+            .filter_map(|i| n.named_child(i as u32))
+            .find(|c| c.kind() != "comment");
+        match last {
+            Some(child) => n = child,
+            None => return false,
+        }
+    }
+}
+
+/// [`after`] for a raw end offset; `skip_comments` keeps trailing comment
+/// lines below the insertion.
+pub(crate) fn after_offset(
+    src: &str,
+    end: usize,
+    skip_comments: bool,
+    lines: &[String],
+) -> (usize, String) {
     // Nodes at the end of a document can take in trailing blank lines: go
     // back to the last line with content, so blank lines stay where they are.
-    let end = src[..end].trim_end().len();
+    // Trailing comment lines stay below the insertion too.
+    let mut end = src[..end].trim_end().len();
+    loop {
+        let start = line_start(src, end);
+        let line = src[start..end].trim_start();
+        if !skip_comments || start == 0 || !line.starts_with('#') {
+            break;
+        }
+        end = src[..start].trim_end().len();
+    }
     let pos = next_line_start(src, end);
     let eol = eol_near(src, pos);
     if pos == src.len() && !src.is_empty() && !src.ends_with('\n') {
@@ -66,9 +106,22 @@ mod tests {
     #[test]
     fn after_keeps_line_endings_and_final_newline_state() {
         let l = vec!["x: 1".to_string()];
-        assert_eq!(after("a: 1\nb: 2\n", 4, &l), (5, "x: 1\n".into()));
-        assert_eq!(after("a: 1\r\nb: 2\r\n", 4, &l), (6, "x: 1\r\n".into()));
-        assert_eq!(after("a: 1\nb: 2", 9, &l), (9, "\nx: 1".into()));
-        assert_eq!(after("a: 1\n", 5, &l), (5, "x: 1\n".into()));
+        assert_eq!(
+            after_offset("a: 1\nb: 2\n", 4, true, &l),
+            (5, "x: 1\n".into())
+        );
+        assert_eq!(
+            after_offset("a: 1\r\nb: 2\r\n", 4, true, &l),
+            (6, "x: 1\r\n".into())
+        );
+        assert_eq!(
+            after_offset("a: 1\nb: 2", 9, true, &l),
+            (9, "\nx: 1".into())
+        );
+        assert_eq!(after_offset("a: 1\n", 5, true, &l), (5, "x: 1\n".into()));
+        assert_eq!(
+            after_offset("a:\n  b: 1\n  # end of a\n\n", 22, true, &l),
+            (10, "x: 1\n".into())
+        );
     }
 }

@@ -176,7 +176,10 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
     // One document at a time: parse, check, plan, drop the tree.
     for (doc, chunk) in chunks.iter().enumerate() {
         let chunk_text = &text[chunk.start..chunk.end];
-        let tree = cst::parse(chunk_text).map_err(|e| syntax_error(source, chunk.start + e.offset, &e.msg, chunk_text, e.offset))?;
+        let tree = cst::parse(chunk_text).map_err(|e| {
+            let (at, msg) = diagnose(chunk_text, e);
+            source.error_at(chunk.start + at, msg)
+        })?;
         if let Some(dup) = cst::find_duplicate_key(tree.root_node(), chunk_text) {
             return Err(source.error_at(chunk.start + dup.offset, dup.msg));
         }
@@ -243,34 +246,31 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
     Ok(plan)
 }
 
-fn syntax_error(
-    source: &Source,
-    offset: usize,
-    msg: &str,
-    chunk_text: &str,
-    local: usize,
-) -> Located {
-    let base = offset - local;
+/// Explain a syntax error in `text` (a document, or mutate.yaml's inner
+/// document): the offset to report and the message.
+fn diagnose(text: &str, err: cst::SyntaxError) -> (usize, String) {
     // A tab in the indentation is the usual cause: name it.
     let mut pos = 0;
-    for line in chunk_text.split_inclusive('\n') {
+    for line in text.split_inclusive('\n') {
         let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
         if let Some(t) = indent.find('\t') {
             if !line.trim().is_empty() {
-                return source.error_at(
-                    base + pos + t,
-                    "tab character in indentation: YAML allows only spaces for indentation",
+                return (
+                    pos + t,
+                    "tab character in indentation: YAML allows only spaces for indentation".into(),
                 );
             }
         }
         pos += line.len();
     }
     // The second parser usually says more precisely what is wrong.
-    if let Err(e) = crate::yaml::value::documents(chunk_text) {
-        let at = LineIndex::offset_of(chunk_text, e.line, e.col);
-        return source.error_at(base + at, format!("invalid YAML: {}", e.msg));
+    if let Err(e) = crate::yaml::value::documents(text) {
+        return (
+            LineIndex::offset_of(text, e.line, e.col),
+            format!("invalid YAML: {}", e.msg),
+        );
     }
-    source.error_at(offset, msg.to_string())
+    (err.offset, err.msg)
 }
 
 /// The content node of the (only) document in a parsed chunk.
@@ -414,7 +414,10 @@ impl ObjectCx<'_, '_> {
                 format!("mutate.yaml: {msg}"),
             )
         };
-        let tree = cst::parse(&block.text).map_err(|e| inner_error(e.offset, &e.msg))?;
+        let tree = cst::parse(&block.text).map_err(|e| {
+            let (at, msg) = diagnose(&block.text, e);
+            inner_error(at, &msg)
+        })?;
         if let Some(dup) = cst::find_duplicate_key(tree.root_node(), &block.text) {
             return Err(inner_error(dup.offset, &dup.msg));
         }

@@ -57,7 +57,7 @@ pub(crate) fn ensure(layer: &mut Layer, map: Node, name: &str, document_level: b
                 };
                 let (pos, text) = lines::after(
                     src,
-                    last.end_byte(),
+                    last,
                     &[item(cst::column(last), dash_spaces(last, src))],
                 );
                 layer.edit(pos, pos, text, format!("appended {name} to {KEY}"));
@@ -106,8 +106,8 @@ pub(crate) fn ensure(layer: &mut Layer, map: Node, name: &str, document_level: b
             return;
         }
     }
-    let last = pairs.last().map_or(map.end_byte(), |p| p.node.end_byte());
-    let (pos, text) = lines::after(src, last, &new_lines);
+    let Some(last) = pairs.last() else { return };
+    let (pos, text) = lines::after(src, last.node, &new_lines);
     layer.edit(pos, pos, text, format!("added {KEY} ({name})"));
     layer.intend(Op::PullSecret(name.to_string()));
 }

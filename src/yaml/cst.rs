@@ -22,11 +22,17 @@ pub fn parse(text: &str) -> Result<Tree, SyntaxError> {
             let mut parser = Parser::new();
             parser
                 .set_language(&tree_sitter_yaml::LANGUAGE.into())
-                .map_err(|e| SyntaxError { offset: 0, msg: format!("YAML grammar unavailable: {e}") })?;
+                .map_err(|e| SyntaxError {
+                    offset: 0,
+                    msg: format!("YAML grammar unavailable: {e}"),
+                })?;
             *slot = Some(parser);
         }
         let parser = slot.as_mut().expect("set above");
-        parser.parse(text, None).ok_or_else(|| SyntaxError { offset: 0, msg: "YAML parser gave up".into() })
+        parser.parse(text, None).ok_or_else(|| SyntaxError {
+            offset: 0,
+            msg: "YAML parser gave up".into(),
+        })
     })?;
     let root = tree.root_node();
     if root.has_error() {
