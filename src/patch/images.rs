@@ -98,6 +98,13 @@ pub fn looks_like_image(s: &str) -> bool {
     host_like && tagged && !rest.is_empty()
 }
 
+/// A cheap textual pre-check for [`warn_lookalikes`]: does any token of
+/// `text` look like an image reference?
+pub(crate) fn any_lookalike_text(text: &str) -> bool {
+    text.split(|c: char| c.is_whitespace() || "=\"',;[]{}#".contains(c))
+        .any(|t| t.contains('/') && looks_like_image(t.trim_end_matches(':')))
+}
+
 /// Warn about image-like strings outside container image fields.
 pub(crate) fn warn_lookalikes(layer: &mut Layer, root: Node, skip: &[Range<usize>]) {
     let src = layer.text;

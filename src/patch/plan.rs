@@ -185,7 +185,12 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
         }
         let root = tree.root_node();
         let top = document_content(root);
-        let style = Observed::of(root, chunk_text).or(file_style);
+        let relevant = may_need_edits(chunk_text, edits);
+        let style = if relevant {
+            Observed::of(root, chunk_text).or(file_style)
+        } else {
+            file_style
+        };
         let mut layer = Layer {
             text: chunk_text,
             style: style.style(),
@@ -203,6 +208,10 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
             if let Some(l) = object_label(top, chunk_text) {
                 label = l;
                 plan.objects += 1;
+            }
+            if label.is_empty() || !relevant {
+                // not an object, or nothing any edit looks for is in its text
+            } else {
                 let mut ctx = ObjectCx {
                     edits,
                     seen: &mut plan.seen,
@@ -214,7 +223,7 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
                 ctx.object(&mut layer, top, Vec::new(), true)?;
             }
         }
-        if edits.registry.is_some() {
+        if edits.registry.is_some() && images::any_lookalike_text(chunk_text) {
             images::warn_lookalikes(&mut layer, root, &image_nodes);
         }
         let Layer {
@@ -271,6 +280,17 @@ fn diagnose(text: &str, err: cst::SyntaxError) -> (usize, String) {
         );
     }
     (err.offset, err.msg)
+}
+
+/// A cheap textual test: can any requested edit find a target in this
+/// document? (Each edit's targets are named by words that must appear in
+/// the text: the kind, `mutate.yaml`, `image`, a pod `template`.)
+fn may_need_edits(text: &str, edits: &EditSet) -> bool {
+    (edits.pull_secret.is_some() && text.contains("ServiceAccount"))
+        || ((edits.inject_pull_secret.is_some() || edits.registry.is_some())
+            && text.contains("mutate.yaml"))
+        || (edits.registry.is_some() && text.contains("image"))
+        || (!edits.annotations.is_empty() && (text.contains("template") || text.contains("Pod")))
 }
 
 /// The content node of the (only) document in a parsed chunk.

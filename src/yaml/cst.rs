@@ -154,9 +154,49 @@ pub fn pairs<'t>(map: Node<'t>) -> Vec<Pair<'t>> {
 
 /// The entry of `map` whose key decodes to `key`.
 pub fn get<'t>(map: Node<'t>, src: &str, key: &str) -> Option<Pair<'t>> {
-    pairs(map)
-        .into_iter()
-        .find(|p| key_text(p.key, src).as_deref() == Some(key))
+    let mut cursor = map.walk();
+    for p in map.named_children(&mut cursor) {
+        if !matches!(p.kind(), "block_mapping_pair" | "flow_pair") {
+            continue;
+        }
+        let Some(k) = p.child_by_field_name("key") else {
+            continue;
+        };
+        if key_is(k, src, key) {
+            return Some(Pair {
+                node: p,
+                key: k,
+                value: p.child_by_field_name("value"),
+            });
+        }
+    }
+    None
+}
+
+/// Compare a key with `key` without decoding it when it is written plainly.
+fn key_is(k: Node, src: &str, key: &str) -> bool {
+    let raw = &src[k.byte_range()];
+    if raw == key {
+        // a plain one-line key written exactly as `key`
+        return !raw.starts_with(['\'', '"', '!', '&', '*']);
+    }
+    // decode only when the raw text could still mean `key`
+    (raw.len() > key.len() || raw.contains('\\')) && key_text(k, src).as_deref() == Some(key)
+}
+
+/// A key's text: borrowed when plain, decoded otherwise.
+fn key_cow<'s>(k: Node, src: &'s str) -> Option<std::borrow::Cow<'s, str>> {
+    let raw = &src[k.byte_range()];
+    let plain = !raw.is_empty()
+        && !raw.contains('\n')
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+    if plain {
+        Some(std::borrow::Cow::Borrowed(raw))
+    } else {
+        key_text(k, src).map(std::borrow::Cow::Owned)
+    }
 }
 
 /// The content of the value of `key` in `map`.
@@ -316,32 +356,48 @@ pub fn comments<'t>(node: Node<'t>) -> Vec<Node<'t>> {
 /// Duplicate keys anywhere under `node`: returns the offset of the second
 /// occurrence and a message naming the first one's line.
 pub fn find_duplicate_key(node: Node, src: &str) -> Option<SyntaxError> {
+    // One cursor walk (the fastest way through a tree-sitter tree), with a
+    // stack of the keys seen in each open mapping.
     let mut cursor = node.walk();
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
+    let mut open: Vec<(usize, Vec<(std::borrow::Cow<str>, Node)>)> = Vec::new();
+    let mut depth = 0usize;
+    loop {
+        let n = cursor.node();
         if is_mapping(n) {
-            let mut seen: std::collections::HashMap<String, Node> =
-                std::collections::HashMap::new();
-            for pair in pairs(n) {
-                let Some(key) = key_text(pair.key, src) else {
-                    continue;
-                };
-                if let Some(first) = seen.get(&key) {
-                    return Some(SyntaxError {
-                        offset: pair.key.start_byte(),
-                        msg: format!(
-                            "duplicate key {key:?} (first defined on line {}): remove one of them",
-                            first.start_position().row + 1
-                        ),
-                    });
+            open.push((depth, Vec::new()));
+        } else if matches!(n.kind(), "block_mapping_pair" | "flow_pair") {
+            if let (Some(k), Some((_, seen))) = (n.child_by_field_name("key"), open.last_mut()) {
+                if let Some(key) = key_cow(k, src) {
+                    if let Some((_, first)) = seen.iter().find(|(s, _)| *s == key) {
+                        return Some(SyntaxError {
+                            offset: k.start_byte(),
+                            msg: format!(
+                                "duplicate key {key:?} (first defined on line {}): remove one of them",
+                                first.start_position().row + 1
+                            ),
+                        });
+                    }
+                    seen.push((key, k));
                 }
-                seen.insert(key, pair.key);
             }
         }
-        let children: Vec<Node> = n.named_children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
+        if cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if open.last().is_some_and(|(d, _)| *d == depth) {
+                open.pop();
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return None;
+            }
+            depth -= 1;
+        }
     }
-    None
 }
 
 #[cfg(test)]
