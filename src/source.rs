@@ -45,6 +45,14 @@ impl Source {
 
     /// Decode bytes: reject binary data and invalid UTF-8 with their position.
     pub fn decode(label: &str, path: Option<PathBuf>, bytes: Vec<u8>) -> Result<Source, Located> {
+        if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+            return Err(Located::new(
+                label,
+                1,
+                1,
+                "UTF-16 encoded file: convert it to UTF-8 first (e.g. iconv -f UTF-16 -t UTF-8)",
+            ));
+        }
         if let Some(pos) = bytes.iter().position(|&b| b == 0) {
             let (line, col) = byte_line_col(&bytes, pos);
             return Err(Located::new(
@@ -205,6 +213,12 @@ mod tests {
         let e = Source::decode("f", None, b"a: 1\nb: caf\xe9\n".to_vec()).unwrap_err();
         assert_eq!((e.line, e.col), (2, 7));
         assert!(e.msg.contains("UTF-8"));
+    }
+
+    #[test]
+    fn utf16_is_named() {
+        let e = Source::decode("f", None, b"\xff\xfea\x00:\x00".to_vec()).unwrap_err();
+        assert!(e.msg.contains("UTF-16"), "{}", e.msg);
     }
 
     #[test]

@@ -122,11 +122,9 @@ fn has_name(seq: Node, src: &str, name: &str) -> bool {
     })
 }
 
-/// Text after `#` and spaces, if `comment` is alone on its line at `col`.
-fn comment_body<'s>(src: &'s str, comment: Node, col: Option<usize>) -> Option<&'s str> {
-    if !lines::alone_on_line(src, comment.start_byte())
-        || col.is_some_and(|c| cst::column(comment) != c)
-    {
+/// Text after `#` and spaces, if `comment` is alone on its line.
+fn comment_body<'s>(src: &'s str, comment: Node) -> Option<&'s str> {
+    if !lines::alone_on_line(src, comment.start_byte()) {
         return None;
     }
     Some(src[comment.byte_range()].strip_prefix('#')?.trim())
@@ -142,13 +140,15 @@ fn template(src: &str, map: Node, col: usize) -> Option<(usize, usize)> {
     }
     let comments = cst::comments(root);
     for (i, head) in comments.iter().enumerate() {
-        if comment_body(src, *head, Some(col)) != Some("imagePullSecrets:") {
+        // Any column: a template is top-level wherever its `#` sits, as long
+        // as uncommenting it at `col` closes the block above (checked below).
+        if comment_body(src, *head) != Some("imagePullSecrets:") {
             continue;
         }
         let mut last = *head;
         for next in &comments[i + 1..] {
             let follows = next.start_position().row == last.start_position().row + 1;
-            let is_item = comment_body(src, *next, None).is_some_and(|b| {
+            let is_item = comment_body(src, *next).is_some_and(|b| {
                 b.strip_prefix('-').is_some_and(|r| {
                     r.trim_start()
                         .strip_prefix("name:")
