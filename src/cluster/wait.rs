@@ -1,7 +1,7 @@
 //! Wait until restarted workloads have rolled out (watching, not polling),
 //! with a one-line progress display on a terminal and plain lines otherwise.
 //! On timeout, say per pod why it is not Ready.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::time::Duration;
 
@@ -28,8 +28,8 @@ enum Update {
 #[derive(Default)]
 struct Seen {
     pods: BTreeMap<(String, String), Pod>,
-    deployments: HashMap<(String, String), Deployment>,
-    daemonsets: HashMap<(String, String), DaemonSet>,
+    deployments: BTreeMap<(String, String), Deployment>,
+    daemonsets: BTreeMap<(String, String), DaemonSet>,
 }
 
 fn key(meta: &kube::api::ObjectMeta) -> (String, String) {
@@ -404,10 +404,10 @@ pub async fn wait(
 fn apply_update(seen: &mut Seen, ns: &str, update: Update) -> bool {
     match update {
         Update::Pod(ev) => handle(&mut seen.pods, ns, ev, |p: &Pod| key(&p.metadata)),
-        Update::Deployment(ev) => handle_map(&mut seen.deployments, ns, ev, |d: &Deployment| {
+        Update::Deployment(ev) => handle(&mut seen.deployments, ns, ev, |d: &Deployment| {
             key(&d.metadata)
         }),
-        Update::DaemonSet(ev) => handle_map(&mut seen.daemonsets, ns, ev, |d: &DaemonSet| {
+        Update::DaemonSet(ev) => handle(&mut seen.daemonsets, ns, ev, |d: &DaemonSet| {
             key(&d.metadata)
         }),
     }
@@ -415,33 +415,6 @@ fn apply_update(seen: &mut Seen, ns: &str, update: Update) -> bool {
 
 fn handle<K>(
     map: &mut BTreeMap<(String, String), K>,
-    ns: &str,
-    ev: watcher::Event<K>,
-    k: impl Fn(&K) -> (String, String),
-) -> bool {
-    match ev {
-        watcher::Event::Init => {
-            map.retain(|key, _| key.0 != ns);
-            false
-        }
-        watcher::Event::InitApply(o) => {
-            map.insert(k(&o), o);
-            false
-        }
-        watcher::Event::InitDone => true,
-        watcher::Event::Apply(o) => {
-            map.insert(k(&o), o);
-            true
-        }
-        watcher::Event::Delete(o) => {
-            map.remove(&k(&o));
-            true
-        }
-    }
-}
-
-fn handle_map<K>(
-    map: &mut HashMap<(String, String), K>,
     ns: &str,
     ev: watcher::Event<K>,
     k: impl Fn(&K) -> (String, String),
