@@ -549,3 +549,26 @@ fn server_dry_run_sends_dry_run_all_and_stores_nothing() {
     assert_eq!(api.get("secrets", "tingyun", NAME).unwrap(), before);
     assert!(api.get("secrets", "shop", NAME).is_none());
 }
+
+#[test]
+fn rejected_credentials_stop_after_the_first_namespace() {
+    let api = ApiServer::start();
+    api.reject_all_credentials();
+    let out = secret(
+        &api,
+        Password::Env(PASSWORD),
+        &["-n", "tingyun", "-n", "shop", "-n", "billing"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        "error: secret/tingyun-image-secret in namespace tingyun: unauthorized: the API server rejected \
+         the kubeconfig credentials (get secrets in namespace tingyun); log in again or refresh the token\n\
+         error: not tried: shop, billing\n\
+         error: 3 of 3 namespaces failed\n"
+    );
+    // The same credentials are not sent again for every namespace.
+    assert_eq!(api.requests().len(), 1, "{:#?}", api.requests());
+    assert_no_leak(&api, &out, PASSWORD);
+}

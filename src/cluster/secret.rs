@@ -59,6 +59,8 @@ pub struct ApplyError {
     /// The API server could not be reached or answered garbage: trying the
     /// next namespace would fail the same way.
     pub transport: bool,
+    /// 401: the credentials were rejected, which no namespace changes either.
+    pub unauthorized: bool,
 }
 
 impl std::fmt::Display for ApplyError {
@@ -126,12 +128,14 @@ pub fn explain(err: &kube::Error, verb: &str, resource: &str, ns: Option<&str>) 
                     chain(other)
                 ),
                 transport: true,
+                unauthorized: false,
             };
         }
     };
     ApplyError {
         message,
         transport: false,
+        unauthorized: matches!(err, kube::Error::Api(s) if s.code == 401),
     }
 }
 
@@ -457,11 +461,13 @@ pub async fn run_cluster(
             Err(e) => {
                 failed += 1;
                 writeln!(err, "error: secret/{} in namespace {ns}: {e}", plan.name)?;
-                if e.transport {
-                    writeln!(
-                        err,
-                        "error: check that the API server {api_server} is reachable (kubectl cluster-info)"
-                    )?;
+                if e.transport || e.unauthorized {
+                    if e.transport {
+                        writeln!(
+                            err,
+                            "error: check that the API server {api_server} is reachable (kubectl cluster-info)"
+                        )?;
+                    }
                     let rest = namespaces.len() - i - 1;
                     if rest > 0 {
                         failed += rest;
