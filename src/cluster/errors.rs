@@ -59,6 +59,10 @@ pub fn classify_status(status: &Status, attempt: &Attempt, server: &str) -> Fail
             ),
             fatal: true,
         },
+        403 if not_rbac(msg, attempt).is_some() => Failure {
+            message: not_rbac(msg, attempt).unwrap_or_default(),
+            fatal: false,
+        },
         403 => Failure {
             message: format!(
                 "forbidden: not allowed to {} {}{}; ask a cluster admin for RBAC permission to {} {}",
@@ -116,6 +120,29 @@ pub fn classify_status(status: &Status, attempt: &Attempt, server: &str) -> Fail
             }
         }
     }
+}
+
+/// A 403 that RBAC did not give: the API server also answers 403 when an
+/// admission webhook (Gatekeeper, Kyverno, ...) or a ValidatingAdmissionPolicy
+/// denies the request, or when the namespace is being deleted. Asking for RBAC
+/// permission would be the wrong advice then, and the server's message is the
+/// explanation. `None` for everything else (treated as RBAC).
+pub fn not_rbac(msg: &str, attempt: &Attempt) -> Option<String> {
+    let scope = scope(attempt);
+    if msg.contains("because it is being terminated") {
+        let ns = attempt.namespace.unwrap_or_default();
+        return Some(format!(
+            "namespace \"{ns}\" is being deleted, so nothing can be created in it; \
+             wait until it is gone and create it again, or use another namespace"
+        ));
+    }
+    if msg.contains("admission webhook") || msg.contains("denied request") {
+        return Some(format!(
+            "{} {}{scope} was refused by an admission policy (403, not RBAC): {msg}",
+            attempt.verb, attempt.resource
+        ));
+    }
+    None
 }
 
 /// `namespaces "x" not found` -> `x`.
@@ -211,6 +238,49 @@ mod tests {
             f.message
         );
         assert!(!f.fatal);
+    }
+
+    #[test]
+    fn forbidden_by_admission_is_not_called_rbac() {
+        let webhook = "admission webhook \"validation.gatekeeper.sh\" denied the request: \
+                       [must-have-owner] you must provide labels: {\"owner\"}";
+        let f = classify_status(&status(403, "Forbidden", webhook), &ATTEMPT, "https://k");
+        assert_eq!(
+            f.message,
+            format!(
+                "patch secrets in namespace \"tingyun\" was refused by an admission policy (403, not RBAC): {webhook}"
+            )
+        );
+        let policy = "secrets \"x\" is forbidden: ValidatingAdmissionPolicy 'no-secrets' with binding \
+                      'no-secrets-binding' denied request: failed expression: object.type != 'Opaque'";
+        let f = classify_status(&status(403, "Forbidden", policy), &ATTEMPT, "https://k");
+        assert!(
+            f.message.contains("admission policy") && f.message.ends_with(policy),
+            "{}",
+            f.message
+        );
+        let terminating = "secrets \"x\" is forbidden: unable to create new content in namespace tingyun \
+                           because it is being terminated";
+        let f = classify_status(
+            &status(403, "Forbidden", terminating),
+            &ATTEMPT,
+            "https://k",
+        );
+        assert_eq!(
+            f.message,
+            "namespace \"tingyun\" is being deleted, so nothing can be created in it; \
+             wait until it is gone and create it again, or use another namespace"
+        );
+        // The RBAC wording stays for RBAC denials.
+        let rbac = "secrets \"x\" is forbidden: User \"dev\" cannot patch resource \"secrets\" \
+                    in API group \"\" in the namespace \"tingyun\"";
+        let f = classify_status(&status(403, "Forbidden", rbac), &ATTEMPT, "https://k");
+        assert!(
+            f.message
+                .starts_with("forbidden: not allowed to patch secrets"),
+            "{}",
+            f.message
+        );
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct ApplyError {
     /// The API server could not be reached or answered garbage: trying the
     /// next namespace would fail the same way.
     pub transport: bool,
+    /// 401: the credentials were rejected, which no namespace changes either.
+    pub unauthorized: bool,
 }
 
 impl std::fmt::Display for ApplyError {
@@ -97,10 +99,20 @@ pub fn explain(err: &kube::Error, verb: &str, resource: &str, ns: Option<&str>) 
                     "unauthorized: the API server rejected the kubeconfig credentials ({verb} {resource}{where_}); \
                      log in again or refresh the token"
                 ),
-                403 => format!(
-                    "forbidden: you may not {verb} {resource}{where_} (server: {}); ask for RBAC permission to {verb} {resource}",
-                    status.message
-                ),
+                403 => {
+                    let attempt = super::errors::Attempt {
+                        verb,
+                        resource,
+                        namespace: ns,
+                    };
+                    super::errors::not_rbac(&status.message, &attempt).unwrap_or_else(|| {
+                        format!(
+                            "forbidden: you may not {verb} {resource}{where_} (server: {}); \
+                             ask for RBAC permission to {verb} {resource}",
+                            status.message
+                        )
+                    })
+                }
                 409 => format!("conflict on {verb} {resource}{where_}: {}", status.message),
                 422 => format!(
                     "rejected as invalid on {verb} {resource}{where_}: {}",
@@ -126,12 +138,14 @@ pub fn explain(err: &kube::Error, verb: &str, resource: &str, ns: Option<&str>) 
                     chain(other)
                 ),
                 transport: true,
+                unauthorized: false,
             };
         }
     };
     ApplyError {
         message,
         transport: false,
+        unauthorized: matches!(err, kube::Error::Api(s) if s.code == 401),
     }
 }
 
@@ -457,11 +471,13 @@ pub async fn run_cluster(
             Err(e) => {
                 failed += 1;
                 writeln!(err, "error: secret/{} in namespace {ns}: {e}", plan.name)?;
-                if e.transport {
-                    writeln!(
-                        err,
-                        "error: check that the API server {api_server} is reachable (kubectl cluster-info)"
-                    )?;
+                if e.transport || e.unauthorized {
+                    if e.transport {
+                        writeln!(
+                            err,
+                            "error: check that the API server {api_server} is reachable (kubectl cluster-info)"
+                        )?;
+                    }
                     let rest = namespaces.len() - i - 1;
                     if rest > 0 {
                         failed += rest;
@@ -1336,6 +1352,52 @@ mod tests {
         assert_eq!(lines[2], "error: not tried: b, c");
         assert_eq!(lines[3], "error: 3 of 3 namespaces failed");
         assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn a_403_from_admission_is_not_called_rbac() {
+        let status = |message: &str| {
+            kube::Error::Api(Box::new(
+                serde_json::from_value(json!({"code": 403, "reason": "Forbidden",
+                    "status": "Failure", "message": message}))
+                .unwrap(),
+            ))
+        };
+        let webhook = "admission webhook \"validate.kyverno.svc-fail\" denied the request: \
+                       policy Secret/shop/tingyun-image-secret for resource violation";
+        let e = explain(&status(webhook), "patch", "secrets", Some("shop"));
+        assert_eq!(
+            e.message,
+            format!(
+                "patch secrets in namespace \"shop\" was refused by an admission policy (403, not RBAC): {webhook}"
+            )
+        );
+        let e = explain(
+            &status(
+                "secrets \"tingyun-image-secret\" is forbidden: unable to create new content in \
+                 namespace shop because it is being terminated",
+            ),
+            "patch",
+            "secrets",
+            Some("shop"),
+        );
+        assert!(
+            e.message.starts_with("namespace \"shop\" is being deleted"),
+            "{}",
+            e.message
+        );
+        let e = explain(
+            &status("secrets is forbidden: User \"dev\" cannot patch resource \"secrets\""),
+            "patch",
+            "secrets",
+            Some("shop"),
+        );
+        assert!(
+            e.message
+                .starts_with("forbidden: you may not patch secrets in namespace shop"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
