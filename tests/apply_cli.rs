@@ -385,11 +385,9 @@ fn waits_until_the_new_pods_are_ready() {
         "{so}"
     );
     // Plain progress lines (stderr is not a terminal here), no carriage returns.
+    // (Whether a `waiting: ... 0/1 ready` line appears first depends on how
+    // fast the watch sees the Pending status, so it is not asserted.)
     let se = stderr(&out);
-    assert!(
-        se.contains("waiting: deployment.apps/tingyun-agent 0/1 ready"),
-        "{se}"
-    );
     assert!(!se.contains('\r'), "{se:?}");
     // It watched instead of polling.
     assert!(

@@ -186,8 +186,10 @@ pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
         );
         std::io::stdout().lock().write_all(diff.as_bytes())?;
     } else if args.dry_run != Some(DryRun::Server) {
-        let to_stdout =
-            args.output.as_deref() == Some("-") || (args.output.is_none() && source.path.is_none());
+        // stdin goes to stdout, except with --apply, where the cluster is
+        // where the result goes (`-o -` still prints it)
+        let to_stdout = args.output.as_deref() == Some("-")
+            || (args.output.is_none() && source.path.is_none() && !args.apply);
         if to_stdout {
             std::io::stdout()
                 .lock()
