@@ -265,11 +265,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "s" => value,
             "m" => value * 60.0,
             "h" => value * 3600.0,
-            _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?} (use s, m or h)")),
+            _ => {
+                return Err(format!(
+                    "invalid duration {s:?}: unknown unit {unit:?} (use s, m or h)"
+                ));
+            }
         };
     }
     if !num.is_empty() {
-        return Err(format!("invalid duration {s:?}: missing unit (use s, m or h)"));
+        return Err(format!(
+            "invalid duration {s:?}: missing unit (use s, m or h)"
+        ));
     }
     Ok(Duration::from_secs_f64(total))
 }
@@ -279,7 +285,11 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return code;
         }
@@ -317,13 +327,31 @@ mod tests {
 
     #[test]
     fn bare_flags_take_their_defaults() {
-        let cli = Cli::try_parse_from(["kubectl-tingyun", "patch", "f.yaml", "--pull-secret", "--dry-run"]).unwrap();
-        let Command::Patch(p) = cli.command else { panic!("not patch") };
+        let cli = Cli::try_parse_from([
+            "kubectl-tingyun",
+            "patch",
+            "f.yaml",
+            "--pull-secret",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Command::Patch(p) = cli.command else {
+            panic!("not patch")
+        };
         assert_eq!(p.pull_secret.as_deref(), Some(DEFAULT_SECRET_NAME));
         assert_eq!(p.dry_run, Some(DryRun::Client));
         assert_eq!(p.http_registry, None);
-        let cli = Cli::try_parse_from(["kubectl-tingyun", "patch", "f.yaml", "--http-registry", "--pull-secret=x"]).unwrap();
-        let Command::Patch(p) = cli.command else { panic!("not patch") };
+        let cli = Cli::try_parse_from([
+            "kubectl-tingyun",
+            "patch",
+            "f.yaml",
+            "--http-registry",
+            "--pull-secret=x",
+        ])
+        .unwrap();
+        let Command::Patch(p) = cli.command else {
+            panic!("not patch")
+        };
         assert_eq!(p.http_registry, Some(None));
         assert_eq!(p.pull_secret.as_deref(), Some("x"));
     }

@@ -1,1 +1,137 @@
-//! Unified diffs for review, with Secret data masked.
+//! Unified diffs for review: Secret `data`/`stringData` values masked like
+//! `kubectl diff`, colour only on a terminal and never with NO_COLOR.
+use std::io::IsTerminal as _;
+
+use similar::{ChangeTag, TextDiff};
+
+use crate::yaml::{cst, stream};
+
+/// Colour when stdout is a terminal and NO_COLOR is unset or empty.
+pub fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A unified diff of `old` -> `new` (`--- NAME` / `+++ NAME (patched)`),
+/// empty when equal.
+pub fn unified(old: &str, new: &str, name: &str, color: bool) -> String {
+    if old == new {
+        return String::new();
+    }
+    let (old, new) = (mask_secrets(old), mask_secrets(new));
+    let diff = TextDiff::from_lines(&old, &new);
+    let mut out = format!("--- {name}\n+++ {name} (patched)\n");
+    for group in diff.grouped_ops(3) {
+        let (first, last) = (&group[0], &group[group.len() - 1]);
+        let (o, n) = (first.old_range().start, first.new_range().start);
+        let (ol, nl) = (last.old_range().end - o, last.new_range().end - n);
+        let hunk = format!(
+            "@@ -{},{ol} +{},{nl} @@",
+            o + usize::from(ol > 0),
+            n + usize::from(nl > 0)
+        );
+        out.push_str(&paint(&hunk, "36", color));
+        out.push('\n');
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                let line = change.value().trim_end_matches(['\n', '\r']);
+                let (sign, code) = match change.tag() {
+                    ChangeTag::Delete => ('-', "31"),
+                    ChangeTag::Insert => ('+', "32"),
+                    ChangeTag::Equal => (' ', ""),
+                };
+                let text = format!("{sign}{line}");
+                out.push_str(&if code.is_empty() {
+                    text
+                } else {
+                    paint(&text, code, color)
+                });
+                out.push('\n');
+                if change.missing_newline() {
+                    out.push_str("\\ No newline at end of file\n");
+                }
+            }
+        }
+    }
+    out
+}
+
+fn paint(s: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Replace every value under `data`/`stringData` of Secret objects with `***`.
+pub fn mask_secrets(text: &str) -> String {
+    let mut spans = Vec::new();
+    for chunk in stream::split(text) {
+        let chunk_text = &text[chunk.start..chunk.end];
+        if !chunk_text.contains("Secret") {
+            continue;
+        }
+        let Ok(tree) = cst::parse(chunk_text) else {
+            continue;
+        };
+        let Some(top) = crate::patch::plan::document_content(tree.root_node()) else {
+            continue;
+        };
+        let mut objects = vec![top];
+        if let Some(items) = cst::get_value(top, chunk_text, "items") {
+            objects.extend(cst::items(items).into_iter().flatten());
+        }
+        for obj in objects.into_iter().filter(|o| cst::is_mapping(*o)) {
+            let kind = cst::get_value(obj, chunk_text, "kind")
+                .and_then(|k| cst::scalar_text(k, chunk_text));
+            if kind.as_deref() != Some("Secret") {
+                continue;
+            }
+            for field in ["data", "stringData"] {
+                let Some(map) =
+                    cst::get_value(obj, chunk_text, field).filter(|m| cst::is_mapping(*m))
+                else {
+                    continue;
+                };
+                for pair in cst::pairs(map) {
+                    if let Some(v) = pair.value {
+                        spans.push((chunk.start + v.start_byte(), chunk.start + v.end_byte()));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for (s, e) in spans {
+        out.push_str(&text[pos..s]);
+        out.push_str("***");
+        pos = e;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_shows_changed_lines_only_with_context() {
+        let d = unified("a: 1\nb: 2\nc: 3\n", "a: 1\nb: 9\nc: 3\n", "f.yaml", false);
+        assert_eq!(
+            d,
+            "--- f.yaml\n+++ f.yaml (patched)\n@@ -1,3 +1,3 @@\n a: 1\n-b: 2\n+b: 9\n c: 3\n"
+        );
+        assert_eq!(unified("x", "x", "f", false), "");
+        assert!(unified("a: 1\n", "a: 2\n", "f", true).contains("\x1b[31m-a: 1\x1b[0m"));
+    }
+
+    #[test]
+    fn secret_values_are_masked() {
+        let text = "kind: Secret\napiVersion: v1\ndata:\n  tls.key: c2VjcmV0\nstringData: {p: hunter2}\n---\nkind: ConfigMap\napiVersion: v1\ndata:\n  k: visible\n";
+        let m = mask_secrets(text);
+        assert!(!m.contains("c2VjcmV0") && !m.contains("hunter2"), "{m}");
+        assert!(m.contains("tls.key: ***") && m.contains("k: visible"));
+    }
+}

@@ -13,7 +13,12 @@ pub struct Located {
 
 impl Located {
     pub fn new(path: impl Into<String>, line: usize, col: usize, msg: impl Into<String>) -> Self {
-        Located { path: path.into(), line, col, msg: msg.into() }
+        Located {
+            path: path.into(),
+            line,
+            col,
+            msg: msg.into(),
+        }
     }
 }
 

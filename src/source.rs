@@ -1,1 +1,223 @@
-//! Reading input: bytes, BOM, UTF-8, line endings, line/column lookup.
+//! Reading input: bytes from a file or stdin, the UTF-8 BOM, UTF-8 and
+//! binary checks, and line/column lookup for messages.
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use crate::error::Located;
+
+const BOM: &str = "\u{feff}";
+
+/// An input manifest, decoded. `text` never contains the BOM; `bom` says
+/// whether to put it back.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// How messages name the input: the path as given, or `<stdin>`.
+    pub label: String,
+    /// The file, or `None` for stdin.
+    pub path: Option<PathBuf>,
+    pub bom: bool,
+    pub text: String,
+}
+
+impl Source {
+    /// Read `arg` (a path, or `-` for stdin) and decode it.
+    pub fn read(arg: &str) -> Result<Source, Located> {
+        if arg == "-" {
+            let mut bytes = Vec::new();
+            std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
+                Located::new("<stdin>", 1, 1, format!("cannot read standard input: {e}"))
+            })?;
+            return Source::decode("<stdin>", None, bytes);
+        }
+        let path = PathBuf::from(arg);
+        let meta = std::fs::metadata(&path).map_err(|e| Located::new(arg, 1, 1, io_message(&e)))?;
+        if meta.is_dir() {
+            return Err(Located::new(
+                arg,
+                1,
+                1,
+                "is a directory: give the path of a YAML manifest file",
+            ));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| Located::new(arg, 1, 1, io_message(&e)))?;
+        Source::decode(arg, Some(path), bytes)
+    }
+
+    /// Decode bytes: reject binary data and invalid UTF-8 with their position.
+    pub fn decode(label: &str, path: Option<PathBuf>, bytes: Vec<u8>) -> Result<Source, Located> {
+        if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+            let (line, col) = byte_line_col(&bytes, pos);
+            return Err(Located::new(
+                label,
+                line,
+                col,
+                "binary data (NUL byte): this is not a YAML manifest",
+            ));
+        }
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let pos = e.utf8_error().valid_up_to();
+                let (line, col) = byte_line_col(e.as_bytes(), pos);
+                return Err(Located::new(
+                    label,
+                    line,
+                    col,
+                    "invalid UTF-8: save the file as UTF-8 (Kubernetes manifests must be UTF-8)",
+                ));
+            }
+        };
+        let (bom, text) = match text.strip_prefix(BOM) {
+            Some(rest) => (true, rest.to_string()),
+            None => (false, text),
+        };
+        Ok(Source {
+            label: label.to_string(),
+            path,
+            bom,
+            text,
+        })
+    }
+
+    /// The bytes to write for `text`, with the BOM restored if the input had one.
+    pub fn encode(&self, text: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(text.len() + 3);
+        if self.bom {
+            out.extend_from_slice(BOM.as_bytes());
+        }
+        out.extend_from_slice(text.as_bytes());
+        out
+    }
+
+    /// A located error at a byte offset of `text`.
+    pub fn error_at(&self, offset: usize, msg: impl Into<String>) -> Located {
+        let (line, col) = line_col(&self.text, offset);
+        Located::new(self.label.clone(), line, col, msg)
+    }
+}
+
+fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "no such file: check the path of the downloaded tingyunagent.yaml".into()
+        }
+        std::io::ErrorKind::PermissionDenied => "permission denied: cannot read this file".into(),
+        _ => format!("cannot read: {e}"),
+    }
+}
+
+fn byte_line_col(bytes: &[u8], pos: usize) -> (usize, usize) {
+    let before = &bytes[..pos.min(bytes.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let col = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+    (line, col)
+}
+
+/// 1-based line and character column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |p| p + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+/// Start offsets of every line, for repeated lookups on large texts.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    /// 1-based line of a byte offset.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+}
+
+/// The line ending to use for a line inserted at `pos`: the ending of the
+/// line just before `pos`, else the first ending in the text, else `\n`.
+pub fn eol_near(text: &str, pos: usize) -> &'static str {
+    let before = &text[..pos.min(text.len())];
+    let probe = match before.strip_suffix('\n') {
+        Some(b) => Some(b.ends_with('\r')),
+        None => before
+            .rfind('\n')
+            .map(|i| i > 0 && before.as_bytes()[i - 1] == b'\r'),
+    };
+    let crlf = probe.unwrap_or_else(|| {
+        text.find('\n')
+            .is_some_and(|i| i > 0 && text.as_bytes()[i - 1] == b'\r')
+    });
+    if crlf { "\r\n" } else { "\n" }
+}
+
+/// Byte offset of the start of the line containing `pos`.
+pub fn line_start(text: &str, pos: usize) -> usize {
+    text[..pos].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// Byte offset of the end of the line containing `pos`, before `\r\n`/`\n`.
+pub fn line_end(text: &str, pos: usize) -> usize {
+    let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
+    if end > pos && text.as_bytes()[end - 1] == b'\r' {
+        end - 1
+    } else {
+        end
+    }
+}
+
+/// Offset just after the line containing `pos` (after its line ending), or
+/// the text length for the last line.
+pub fn next_line_start(text: &str, pos: usize) -> usize {
+    text[pos..].find('\n').map_or(text.len(), |i| pos + i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bom_is_stripped_and_restored() {
+        let s = Source::decode("f", None, b"\xef\xbb\xbfa: 1\n".to_vec()).unwrap();
+        assert!(s.bom);
+        assert_eq!(s.text, "a: 1\n");
+        assert_eq!(s.encode("b: 2\n"), b"\xef\xbb\xbfb: 2\n");
+    }
+
+    #[test]
+    fn binary_and_bad_utf8_are_located() {
+        let e = Source::decode("f", None, b"a: 1\nb: \x00\n".to_vec()).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 4));
+        let e = Source::decode("f", None, b"a: 1\nb: caf\xe9\n".to_vec()).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 7));
+        assert!(e.msg.contains("UTF-8"));
+    }
+
+    #[test]
+    fn line_helpers() {
+        let t = "ab\r\ncd\nef";
+        assert_eq!(line_col(t, 4), (2, 1));
+        assert_eq!(line_end(t, 0), 2);
+        assert_eq!(next_line_start(t, 0), 4);
+        assert_eq!(line_end(t, 8), 9);
+        assert_eq!(eol_near(t, 4), "\r\n");
+        assert_eq!(eol_near(t, 7), "\n");
+        assert_eq!(eol_near("x: 1", 4), "\n");
+        let idx = LineIndex::new(t);
+        assert_eq!((idx.line(0), idx.line(4), idx.line(9)), (1, 2, 3));
+    }
+}

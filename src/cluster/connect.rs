@@ -37,17 +37,20 @@ impl ConnectArgs {
             Some(path) => {
                 let kubeconfig = Kubeconfig::read_from(path)
                     .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
-                kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
                     .with_context(|| format!("invalid kubeconfig {}", path.display()))?
             }
             None => match kube::Config::from_kubeconfig(&options).await {
                 Ok(config) => config,
                 // No kubeconfig at all: inside a pod, use the service account.
-                Err(kube_err) if self.context.is_none() => kube::Config::incluster().map_err(|_| {
-                    anyhow::anyhow!(
-                        "no usable kubeconfig ({kube_err}); set KUBECONFIG or pass --kubeconfig"
-                    )
-                })?,
+                Err(kube_err) if self.context.is_none() => {
+                    kube::Config::incluster().map_err(|_| {
+                        anyhow::anyhow!(
+                            "no usable kubeconfig ({kube_err}); set KUBECONFIG or pass --kubeconfig"
+                        )
+                    })?
+                }
                 Err(e) => return Err(e).context("cannot load kubeconfig"),
             },
         };
@@ -60,6 +63,10 @@ impl ConnectArgs {
         let default_namespace = config.default_namespace.clone();
         let server = config.cluster_url.to_string();
         let client = kube::Client::try_from(config).context("cannot build a Kubernetes client")?;
-        Ok(Connection { client, default_namespace, server })
+        Ok(Connection {
+            client,
+            default_namespace,
+            server,
+        })
     }
 }

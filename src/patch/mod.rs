@@ -1,6 +1,213 @@
-//! `kubectl tingyun patch`: plan typed edits as byte splices, verify, write.
-use crate::cli::PatchArgs;
+//! `kubectl tingyun patch`: plan typed edits as byte splices, apply them,
+//! verify the result by meaning, then show a diff or write atomically.
+//!
+//! read ([`crate::source`]) -> parse + plan ([`plan`]) -> [`splice`] ->
+//! [`verify`] -> [`crate::diff`] / [`crate::write`] -> optional cluster apply.
+mod annotations;
+mod images;
+mod lines;
+pub mod options;
+pub mod plan;
+mod pull_secret;
+pub mod splice;
+pub mod verify;
 
-pub fn run(_args: &PatchArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("patch: not implemented yet")
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+
+use crate::cli::{DryRun, PatchArgs};
+use crate::error::Located;
+use crate::source::{LineIndex, Source};
+pub use images::{looks_like_image, relocate};
+pub use options::EditSet;
+
+/// One change as reported to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    /// 1-based line in the output.
+    pub line: usize,
+    pub object: String,
+    pub what: String,
+}
+
+/// The result of patching one text.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub output: String,
+    pub changes: Vec<Reported>,
+    /// `LINE:COL: warning: ...` lines (without the file name).
+    pub warnings: Vec<String>,
+    pub objects: usize,
+}
+
+impl Outcome {
+    pub fn changed(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}
+
+/// Patch a decoded source: plan, splice, verify. User errors come back as
+/// [`Located`]; a result that fails the self-check is an internal error and
+/// nothing is produced.
+pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome> {
+    let mut plan = plan::plan(source, edits)?;
+    if plan.objects == 0 {
+        return Err(Located::new(
+            source.label.clone(),
+            1,
+            1,
+            "no Kubernetes object (a document with apiVersion and kind) in this file",
+        )
+        .into());
+    }
+    let mut warnings: Vec<String> = plan
+        .warnings
+        .iter()
+        .map(|w| {
+            let (line, col) = crate::source::line_col(&source.text, w.offset);
+            format!("{line}:{col}: warning: {}", w.msg)
+        })
+        .collect();
+    let seen = plan.seen;
+    for (asked, found, msg) in [
+        (
+            edits.pull_secret.is_some(),
+            seen.service_accounts,
+            "--pull-secret: no ServiceAccount in this file",
+        ),
+        (
+            edits.inject_pull_secret.is_some(),
+            seen.mutate_blocks,
+            "--inject-pull-secret: no ConfigMap with data.mutate.yaml in this file",
+        ),
+        (
+            edits.registry.is_some(),
+            seen.images,
+            "--registry: no container image in this file",
+        ),
+        (
+            !edits.annotations.is_empty(),
+            seen.pod_templates,
+            "annotations: no pod template (Pod, Deployment, DaemonSet, ...) in this file",
+        ),
+    ] {
+        if asked && found == 0 {
+            warnings.push(format!("warning: {msg}"));
+        }
+    }
+    let mut changes = std::mem::take(&mut plan.changes);
+    let (output, offsets) = splice::apply(&source.text, &mut changes)
+        .map_err(|e| anyhow::anyhow!("internal error: {e}; nothing was written"))?;
+    match verify::check(source, &output, &plan) {
+        Ok(()) => {}
+        Err(verify::Failure::Input(located)) => return Err(located.into()),
+        Err(verify::Failure::Mismatch { object, detail }) => {
+            bail!(
+                "internal error: the edit of {object} failed its self-check ({detail}); nothing was written. \
+                 Please report this with the input file."
+            )
+        }
+    }
+    let index = LineIndex::new(&output);
+    let reported = changes
+        .iter()
+        .zip(offsets)
+        .map(|(c, off)| {
+            let lead = c.splice.text.len() - c.splice.text.trim_start_matches(['\r', '\n']).len();
+            Reported {
+                line: index.line(off + lead),
+                object: c.object.clone(),
+                what: c.what.clone(),
+            }
+        })
+        .collect();
+    Ok(Outcome {
+        output,
+        changes: reported,
+        warnings,
+        objects: plan.objects,
+    })
+}
+
+/// The `patch` command.
+pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
+    let edits = EditSet::from_args(args)?;
+    if args.dry_run == Some(DryRun::Server) && !args.apply {
+        bail!(
+            "--dry-run=server needs --apply (it asks the cluster); use --dry-run to see the local diff"
+        );
+    }
+    let source = Source::read(&args.file)?;
+    let outcome = patch_source(&source, &edits)?;
+    let label = &source.label;
+    let mut err = std::io::stderr().lock();
+    for w in &outcome.warnings {
+        if w.starts_with("warning:") {
+            writeln!(err, "{w}")?;
+        } else {
+            writeln!(err, "{label}:{w}")?;
+        }
+    }
+    for c in &outcome.changes {
+        writeln!(err, "{label}:{}: {}: {}", c.line, c.object, c.what)?;
+    }
+    let dry = matches!(args.dry_run, Some(DryRun::Client | DryRun::Server));
+    let objects = {
+        let mut o: Vec<&str> = outcome.changes.iter().map(|c| c.object.as_str()).collect();
+        o.dedup();
+        o.len()
+    };
+    if outcome.changed() {
+        let n = outcome.changes.len();
+        writeln!(
+            err,
+            "{label}: {n} change{} in {objects} object{}{}",
+            if n == 1 { "" } else { "s" },
+            if objects == 1 { "" } else { "s" },
+            if dry {
+                " (dry run: nothing written)"
+            } else {
+                ""
+            }
+        )?;
+    } else {
+        writeln!(err, "{label}: already up to date, nothing changed")?;
+    }
+    drop(err);
+
+    if args.dry_run == Some(DryRun::Client) {
+        let diff = crate::diff::unified(
+            &source.text,
+            &outcome.output,
+            label,
+            crate::diff::use_color(),
+        );
+        std::io::stdout().lock().write_all(diff.as_bytes())?;
+    } else if args.dry_run != Some(DryRun::Server) {
+        let to_stdout =
+            args.output.as_deref() == Some("-") || (args.output.is_none() && source.path.is_none());
+        if to_stdout {
+            std::io::stdout()
+                .lock()
+                .write_all(&source.encode(&outcome.output))?;
+        } else if let Some(out) = &args.output {
+            crate::write::atomic(Path::new(out), &source.encode(&outcome.output))
+                .with_context(|| format!("cannot write {out}"))?;
+        } else if outcome.changed() {
+            let path = source.path.as_deref().expect("file input");
+            crate::write::atomic(path, &source.encode(&outcome.output))
+                .with_context(|| format!("cannot write {label}"))?;
+        }
+    }
+    if args.apply {
+        return crate::cluster::apply::apply_text(
+            label,
+            &outcome.output,
+            &args.cluster,
+            args.dry_run == Some(DryRun::Server),
+        );
+    }
+    Ok(crate::cli::exit::OK)
 }

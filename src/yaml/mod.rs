@@ -1,2 +1,6 @@
 //! YAML with exact byte spans (tree-sitter) and plain values (saphyr).
+pub mod block;
+pub mod cst;
+pub mod stream;
+pub mod style;
 pub mod value;

@@ -18,7 +18,11 @@ pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let docs = Yaml::load_from_str(text).map_err(|e| {
         let m = e.marker();
-        ParseError { line: m.line(), col: m.col() + 1, msg: e.info().to_string() }
+        ParseError {
+            line: m.line(),
+            col: m.col() + 1,
+            msg: e.info().to_string(),
+        }
     })?;
     docs.iter().map(to_json).collect()
 }
@@ -42,7 +46,11 @@ fn to_json(y: &Yaml) -> Result<Value, ParseError> {
         }
         Yaml::Tagged(_, inner) => to_json(inner)?,
         Yaml::Alias(_) => {
-            return Err(ParseError { line: 0, col: 0, msg: "YAML aliases are not supported in manifests".into() });
+            return Err(ParseError {
+                line: 0,
+                col: 0,
+                msg: "YAML aliases are not supported in manifests".into(),
+            });
         }
         Yaml::BadValue => Value::Null,
     })
@@ -53,7 +61,9 @@ fn scalar(s: &Scalar) -> Value {
         Scalar::Null => Value::Null,
         Scalar::Boolean(b) => Value::Bool(*b),
         Scalar::Integer(i) => Value::Number((*i).into()),
-        Scalar::FloatingPoint(f) => Number::from_f64(f.into_inner()).map(Value::Number).unwrap_or(Value::Null),
+        Scalar::FloatingPoint(f) => Number::from_f64(f.into_inner())
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         Scalar::String(s) => Value::String(s.to_string()),
     }
 }
@@ -66,7 +76,10 @@ mod tests {
     #[test]
     fn multi_document_streams_become_json() {
         let docs = documents("a: 1\nb: [x, 'y']\n---\n- true\n- ~\n").unwrap();
-        assert_eq!(docs, vec![json!({"a": 1, "b": ["x", "y"]}), json!([true, null])]);
+        assert_eq!(
+            docs,
+            vec![json!({"a": 1, "b": ["x", "y"]}), json!([true, null])]
+        );
     }
 
     #[test]

@@ -1,0 +1,181 @@
+//! `--registry`: container images move to the private registry; image-like
+//! strings anywhere else are reported, never rewritten.
+use std::ops::Range;
+
+use tree_sitter::Node;
+
+use super::plan::{Layer, Op, Seg};
+use crate::yaml::cst;
+use crate::yaml::style::{double_quoted, is_plain_safe, single_quoted};
+
+const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+
+/// `registry` + `/` + the last path component of `image` (keeps its tag or digest).
+pub fn relocate(registry: &str, image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    format!("{registry}/{last}")
+}
+
+/// Rewrite the images of every container list of the pod spec `spec` (at
+/// `spec_path` in the object). Returns how many image fields were found.
+pub(crate) fn rewrite(
+    layer: &mut Layer,
+    spec: Node,
+    spec_path: &[Seg],
+    registry: &str,
+    seen: &mut Vec<Range<usize>>,
+) -> usize {
+    let src = layer.text;
+    let mut found = 0;
+    for list in CONTAINER_LISTS {
+        let Some(seq) = cst::get_value(spec, src, list) else {
+            continue;
+        };
+        for (i, item) in cst::items(seq).into_iter().enumerate() {
+            let Some(container) = item.filter(|n| cst::is_mapping(*n)) else {
+                continue;
+            };
+            let Some(image) = cst::get_value(container, src, "image") else {
+                continue;
+            };
+            found += 1;
+            seen.push(image.byte_range());
+            let Some(old) = cst::scalar_text(image, src) else {
+                layer.warn(
+                    image.start_byte(),
+                    "image is not a single-line string; left unchanged".into(),
+                );
+                continue;
+            };
+            let new = relocate(registry, &old);
+            if new == old {
+                continue;
+            }
+            let text = match image.kind() {
+                "single_quote_scalar" => single_quoted(&new),
+                "double_quote_scalar" => double_quoted(&new),
+                _ if is_plain_safe(&new) => new.clone(),
+                _ => single_quoted(&new),
+            };
+            layer.edit(
+                image.start_byte(),
+                image.end_byte(),
+                text,
+                format!("image {old} -> {new}"),
+            );
+            let mut path = spec_path.to_vec();
+            path.extend([
+                Seg::Key(list.into()),
+                Seg::Index(i),
+                Seg::Key("image".into()),
+            ]);
+            layer.intend(Op::Set(path, new));
+        }
+    }
+    found
+}
+
+/// True for strings shaped like `host.domain[:port]/path:tag` or `...@sha256:...`.
+pub fn looks_like_image(s: &str) -> bool {
+    if s.contains("://") || s.starts_with(['-', '/', '.']) || s.chars().any(|c| c.is_whitespace()) {
+        return false;
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
+    {
+        return false;
+    }
+    let Some((host, rest)) = s.split_once('/') else {
+        return false;
+    };
+    let host_like = host == "localhost" || host.contains('.') || host.contains(':');
+    let last = rest.rsplit('/').next().unwrap_or(rest);
+    let tagged = last.contains("@sha256:")
+        || last
+            .split_once(':')
+            .is_some_and(|(n, t)| !n.is_empty() && !t.is_empty());
+    host_like && tagged && !rest.is_empty()
+}
+
+/// Warn about image-like strings outside container image fields.
+pub(crate) fn warn_lookalikes(layer: &mut Layer, root: Node, skip: &[Range<usize>]) {
+    let src = layer.text;
+    let inside = |r: Range<usize>| skip.iter().any(|s| s.start <= r.start && r.end <= s.end);
+    let mut found = Vec::new();
+    let mut cursor = root.walk();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if inside(n.byte_range()) {
+            continue;
+        }
+        match n.kind() {
+            "plain_scalar" | "single_quote_scalar" | "double_quote_scalar" => {
+                if let Some(s) = cst::scalar_text(n, src).filter(|s| looks_like_image(s)) {
+                    found.push((n.start_byte(), s));
+                }
+            }
+            "block_scalar" => {
+                let raw = &src[n.byte_range()];
+                let mut offset = n.start_byte();
+                for piece in
+                    raw.split_inclusive(|c: char| c.is_whitespace() || "=\"',;".contains(c))
+                {
+                    let token =
+                        piece.trim_end_matches(|c: char| c.is_whitespace() || "=\"',;".contains(c));
+                    if looks_like_image(token) {
+                        found.push((offset, token.to_string()));
+                    }
+                    offset += piece.len();
+                }
+            }
+            _ => {
+                let children: Vec<Node> = n.named_children(&mut cursor).collect();
+                stack.extend(children.into_iter().rev());
+            }
+        }
+    }
+    for (offset, s) in found {
+        layer.warn(
+            offset,
+            format!("{s:?} looks like an image but is not a container image field; not rewritten"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relocation_keeps_name_tag_and_digest() {
+        let r = "harbor.example.com:5000/apm";
+        assert_eq!(
+            relocate(r, "registry.tingyun.com/tingyun/k8s-uniagent:2.5.3.0"),
+            "harbor.example.com:5000/apm/k8s-uniagent:2.5.3.0"
+        );
+        assert_eq!(
+            relocate(r, "nginx:1.25"),
+            "harbor.example.com:5000/apm/nginx:1.25"
+        );
+        assert_eq!(
+            relocate(r, "localhost:5000/a/b@sha256:abcd"),
+            "harbor.example.com:5000/apm/b@sha256:abcd"
+        );
+        assert_eq!(
+            relocate(r, "busybox"),
+            "harbor.example.com:5000/apm/busybox"
+        );
+    }
+
+    #[test]
+    fn image_lookalikes() {
+        assert!(looks_like_image("registry.tingyun.com/tingyun/agent:1.0"));
+        assert!(looks_like_image("localhost/a@sha256:00"));
+        assert!(!looks_like_image("-javaagent:/tingyun-agent/java/x.jar"));
+        assert!(!looks_like_image("https://a.com/x:1"));
+        assert!(!looks_like_image("dc1.tingyun.com:443"));
+        assert!(!looks_like_image("/etc/tingyun/mutate.yaml"));
+        assert!(!looks_like_image("app/name"));
+    }
+}

@@ -1,0 +1,497 @@
+//! Planning: walk every document, find the targets of each requested edit
+//! and turn them into byte splices, each paired with the meaning it must
+//! have (an [`Intent`]) so the result can be checked by an independent parser.
+use tree_sitter::Node;
+
+use super::options::EditSet;
+use super::{annotations, images, pull_secret};
+use crate::error::Located;
+use crate::source::{LineIndex, Source};
+use crate::yaml::block::BlockText;
+use crate::yaml::cst;
+use crate::yaml::stream::{self, Chunk};
+use crate::yaml::style::{Observed, Style};
+
+/// Replace `[start, end)` of the text with `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Splice {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// One reported change: a splice, the object it belongs to, what it does.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub splice: Splice,
+    pub object: String,
+    pub what: String,
+}
+
+/// A step in a path through a document's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// What a change means, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// `imagePullSecrets` contains `{name: NAME}` (appended if it did not).
+    PullSecret(String),
+    /// The string at this path (relative to the object) is set; missing or
+    /// null mappings on the way are created.
+    Set(Vec<Seg>, String),
+}
+
+/// The meaning of one change: `op` applied to the object at `object` in
+/// document `doc` (inside its `data["mutate.yaml"]` when `inner`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub doc: usize,
+    pub object: Vec<Seg>,
+    pub inner: bool,
+    pub op: Op,
+}
+
+/// A non-fatal finding at a byte offset of the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub offset: usize,
+    pub msg: String,
+}
+
+/// Everything the edits will do to one text.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub chunks: Vec<Chunk>,
+    pub changes: Vec<Change>,
+    pub intents: Vec<Intent>,
+    pub warnings: Vec<Warning>,
+    /// `Kind/name` per document (empty for documents without an object).
+    pub labels: Vec<String>,
+    pub objects: usize,
+    pub(crate) seen: Seen,
+}
+
+/// How many targets each edit found (for "nothing to do" warnings).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Seen {
+    pub service_accounts: usize,
+    pub mutate_blocks: usize,
+    pub images: usize,
+    pub pod_templates: usize,
+}
+
+/// An edit in the coordinates of the text being walked (a document, or the
+/// inner document of a block scalar).
+#[derive(Debug, Clone)]
+pub(crate) struct Local {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+    pub what: String,
+    /// `Kind/name` of the object being edited.
+    pub object: String,
+}
+
+/// The text being walked, its layout, and where edits and intents go.
+pub(crate) struct Layer<'a> {
+    pub text: &'a str,
+    pub style: Style,
+    pub doc: usize,
+    pub inner: bool,
+    /// Path of the object this layer's paths are relative to.
+    pub object: Vec<Seg>,
+    /// `Kind/name` of the object being walked.
+    pub label: String,
+    pub edits: Vec<Local>,
+    pub intents: Vec<Intent>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Layer<'_> {
+    pub fn edit(&mut self, start: usize, end: usize, text: String, what: String) {
+        let object = self.label.clone();
+        self.edits.push(Local {
+            start,
+            end,
+            text,
+            what,
+            object,
+        });
+    }
+
+    pub fn intend(&mut self, op: Op) {
+        self.intents.push(Intent {
+            doc: self.doc,
+            object: self.object.clone(),
+            inner: self.inner,
+            op,
+        });
+    }
+
+    pub fn warn(&mut self, offset: usize, msg: String) {
+        self.warnings.push(Warning { offset, msg });
+    }
+}
+
+/// Workload kinds whose pod template carries containers.
+fn template_path(kind: &str) -> Option<&'static [&'static str]> {
+    match kind {
+        "Deployment"
+        | "DaemonSet"
+        | "StatefulSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job" => Some(&["spec", "template"]),
+        "CronJob" => Some(&["spec", "jobTemplate", "spec", "template"]),
+        "Pod" => Some(&[]),
+        _ => None,
+    }
+}
+
+/// Plan `edits` on `source`. Syntax errors come back located in the file.
+pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
+    let text = source.text.as_str();
+    let chunks = stream::split(text);
+    let mut plan = Plan {
+        chunks: chunks.clone(),
+        ..Plan::default()
+    };
+    let mut file_style = Observed::default();
+    let mut trees = Vec::with_capacity(chunks.len());
+    // Parse every document first: syntax errors are reported before any
+    // edit is planned, and the file's own style is known for documents
+    // that show none.
+    for chunk in &chunks {
+        let chunk_text = &text[chunk.start..chunk.end];
+        let tree = cst::parse(chunk_text).map_err(|e| {
+            syntax_error(source, chunk.start + e.offset, &e.msg, chunk_text, e.offset)
+        })?;
+        if let Some(dup) = cst::find_duplicate_key(tree.root_node(), chunk_text) {
+            return Err(source.error_at(chunk.start + dup.offset, dup.msg));
+        }
+        if file_style.step.is_none() || file_style.seq.is_none() {
+            file_style = file_style.or(Observed::of(tree.root_node(), chunk_text));
+        }
+        trees.push(tree);
+    }
+    for (doc, (chunk, tree)) in chunks.iter().zip(&trees).enumerate() {
+        let chunk_text = &text[chunk.start..chunk.end];
+        let root = tree.root_node();
+        let top = document_content(root);
+        let style = Observed::of(root, chunk_text).or(file_style);
+        let mut layer = Layer {
+            text: chunk_text,
+            style: style.style(),
+            doc,
+            inner: false,
+            object: Vec::new(),
+            label: String::new(),
+            edits: Vec::new(),
+            intents: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let mut label = String::new();
+        let mut image_nodes = Vec::new();
+        if let Some(top) = top.filter(|t| cst::is_mapping(*t)) {
+            if let Some(l) = object_label(top, chunk_text) {
+                label = l;
+                plan.objects += 1;
+                let mut ctx = ObjectCx {
+                    edits,
+                    seen: &mut plan.seen,
+                    image_nodes: &mut image_nodes,
+                    file_style,
+                    base: chunk.start,
+                    source,
+                };
+                ctx.object(&mut layer, top, Vec::new(), true)?;
+            }
+        }
+        if edits.registry.is_some() {
+            images::warn_lookalikes(&mut layer, root, &image_nodes);
+        }
+        let Layer {
+            edits: locals,
+            intents,
+            warnings,
+            ..
+        } = layer;
+        for w in warnings {
+            plan.warnings.push(Warning {
+                offset: chunk.start + w.offset,
+                msg: w.msg,
+            });
+        }
+        plan.intents.extend(intents);
+        for l in locals {
+            plan.changes.push(Change {
+                splice: Splice {
+                    start: chunk.start + l.start,
+                    end: chunk.start + l.end,
+                    text: l.text,
+                },
+                object: l.object,
+                what: l.what,
+            });
+        }
+        plan.labels.push(label);
+    }
+    Ok(plan)
+}
+
+fn syntax_error(
+    source: &Source,
+    offset: usize,
+    msg: &str,
+    chunk_text: &str,
+    local: usize,
+) -> Located {
+    let base = offset - local;
+    // A tab in the indentation is the usual cause: name it.
+    let mut pos = 0;
+    for line in chunk_text.split_inclusive('\n') {
+        let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+        if let Some(t) = indent.find('\t') {
+            if !line.trim().is_empty() {
+                return source.error_at(
+                    base + pos + t,
+                    "tab character in indentation: YAML allows only spaces for indentation",
+                );
+            }
+        }
+        pos += line.len();
+    }
+    // The second parser usually says more precisely what is wrong.
+    if let Err(e) = crate::yaml::value::documents(chunk_text) {
+        let at = LineIndex::offset_of(chunk_text, e.line, e.col);
+        return source.error_at(base + at, format!("invalid YAML: {}", e.msg));
+    }
+    source.error_at(offset, msg.to_string())
+}
+
+/// The content node of the (only) document in a parsed chunk.
+pub(crate) fn document_content(root: Node) -> Option<Node> {
+    let mut cursor = root.walk();
+    let doc = root
+        .named_children(&mut cursor)
+        .find(|c| c.kind() == "document")?;
+    cst::content(doc)
+}
+
+/// `Kind/name` of a mapping that is a Kubernetes object (has apiVersion and kind).
+pub(crate) fn object_label(map: Node, src: &str) -> Option<String> {
+    let scalar = |key: &str| cst::get_value(map, src, key).and_then(|n| cst::scalar_text(n, src));
+    let kind = scalar("kind")?;
+    scalar("apiVersion")?;
+    let name = cst::get_value(map, src, "metadata")
+        .and_then(|m| cst::get_value(m, src, "name"))
+        .and_then(|n| cst::scalar_text(n, src))
+        .unwrap_or_default();
+    Some(format!("{kind}/{name}"))
+}
+
+/// Walks one object and dispatches to the edits that apply to its kind.
+struct ObjectCx<'e, 's> {
+    edits: &'e EditSet,
+    seen: &'s mut Seen,
+    image_nodes: &'s mut Vec<std::ops::Range<usize>>,
+    file_style: Observed,
+    /// Offset of the layer's document in the file (for inner-document errors).
+    base: usize,
+    source: &'s Source,
+}
+
+impl ObjectCx<'_, '_> {
+    fn object(
+        &mut self,
+        layer: &mut Layer,
+        map: Node,
+        path: Vec<Seg>,
+        document_level: bool,
+    ) -> Result<(), Located> {
+        let src = layer.text;
+        let Some(kind) = cst::get_value(map, src, "kind").and_then(|n| cst::scalar_text(n, src))
+        else {
+            return Ok(());
+        };
+        let outer_label =
+            std::mem::replace(&mut layer.label, object_label(map, src).unwrap_or_default());
+        layer.object = path.clone();
+        match kind.as_str() {
+            "ServiceAccount" => {
+                self.seen.service_accounts += 1;
+                if let Some(name) = &self.edits.pull_secret {
+                    pull_secret::ensure(layer, map, name, document_level);
+                }
+            }
+            "ConfigMap" => {
+                if self.edits.inject_pull_secret.is_some() || self.edits.registry.is_some() {
+                    self.mutate_yaml(layer, map)?;
+                }
+            }
+            "List" => {
+                if let Some(items) = cst::get_value(map, src, "items") {
+                    for (i, item) in cst::items(items).into_iter().enumerate() {
+                        if let Some(item) = item.filter(|n| cst::is_mapping(*n)) {
+                            let mut p = path.clone();
+                            p.extend([Seg::Key("items".into()), Seg::Index(i)]);
+                            self.object(layer, item, p, false)?;
+                        }
+                    }
+                }
+            }
+            _ => {
+                if let Some(tpath) = template_path(&kind) {
+                    self.workload(layer, map, tpath);
+                }
+            }
+        }
+        layer.object = path;
+        layer.label = outer_label;
+        Ok(())
+    }
+
+    fn workload(&mut self, layer: &mut Layer, map: Node, tpath: &[&str]) {
+        let src = layer.text;
+        let mut template = Some(map);
+        for key in tpath {
+            template = template.and_then(|t| cst::get_value(t, src, key));
+        }
+        let Some(template) = template.filter(|t| cst::is_mapping(*t)) else {
+            return;
+        };
+        let tsegs: Vec<Seg> = tpath.iter().map(|k| Seg::Key(k.to_string())).collect();
+        self.seen.pod_templates += 1;
+        if let Some(registry) = &self.edits.registry {
+            if let Some(spec) =
+                cst::get_value(template, src, "spec").filter(|s| cst::is_mapping(*s))
+            {
+                let mut spath = tsegs.clone();
+                spath.push(Seg::Key("spec".into()));
+                self.seen.images +=
+                    images::rewrite(layer, spec, &spath, registry, self.image_nodes);
+            }
+        }
+        if !self.edits.annotations.is_empty() {
+            annotations::ensure(layer, template, &tsegs, &self.edits.annotations);
+        }
+    }
+
+    /// Edits inside `data["mutate.yaml"]`: parsed as its own document.
+    fn mutate_yaml(&mut self, layer: &mut Layer, map: Node) -> Result<(), Located> {
+        let src = layer.text;
+        let Some(data) = cst::get_value(map, src, "data").filter(|d| cst::is_mapping(*d)) else {
+            return Ok(());
+        };
+        let Some(pair) = cst::get(data, src, "mutate.yaml") else {
+            return Ok(());
+        };
+        self.seen.mutate_blocks += 1;
+        let Some(value) = pair
+            .value
+            .and_then(cst::content)
+            .filter(|v| v.kind() == "block_scalar")
+        else {
+            layer.warn(
+                pair.key.start_byte(),
+                "mutate.yaml is not a block scalar (`mutate.yaml: |`); its content was not edited"
+                    .into(),
+            );
+            return Ok(());
+        };
+        let outer = |layer_offset: usize| self.base + layer_offset;
+        let block = BlockText::read(value, src, cst::column(pair.key)).map_err(|(off, msg)| {
+            self.source
+                .error_at(outer(off), format!("mutate.yaml: {msg}"))
+        })?;
+        let inner_error = |off: usize, msg: &str| {
+            self.source.error_at(
+                outer(block.outer_offset(off)),
+                format!("mutate.yaml: {msg}"),
+            )
+        };
+        let tree = cst::parse(&block.text).map_err(|e| inner_error(e.offset, &e.msg))?;
+        if let Some(dup) = cst::find_duplicate_key(tree.root_node(), &block.text) {
+            return Err(inner_error(dup.offset, &dup.msg));
+        }
+        if let Err(e) = crate::yaml::value::documents(&block.text) {
+            let off = crate::source::LineIndex::offset_of(&block.text, e.line, e.col);
+            return Err(inner_error(off, &format!("invalid YAML: {}", e.msg)));
+        }
+        let root = tree.root_node();
+        let style = Observed::of(root, &block.text)
+            .or(Observed::of(map, src))
+            .or(self.file_style)
+            .style();
+        let mut inner = Layer {
+            text: &block.text,
+            style,
+            doc: layer.doc,
+            inner: true,
+            object: layer.object.clone(),
+            label: layer.label.clone(),
+            edits: Vec::new(),
+            intents: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let top = document_content(root);
+        match top.filter(|t| cst::is_mapping(*t)) {
+            Some(top) => {
+                if let Some(name) = &self.edits.inject_pull_secret {
+                    pull_secret::ensure(&mut inner, top, name, true);
+                }
+                let mut inner_images = Vec::new();
+                if let Some(registry) = &self.edits.registry {
+                    self.seen.images +=
+                        images::rewrite(&mut inner, top, &[], registry, &mut inner_images);
+                    images::warn_lookalikes(&mut inner, root, &inner_images);
+                }
+            }
+            None => inner.warn(
+                0,
+                "mutate.yaml holds no YAML mapping; nothing to edit inside it".into(),
+            ),
+        }
+        for l in inner.edits {
+            let (start, end, text) = block.translate(l.start, l.end, &l.text);
+            layer.edits.push(Local {
+                start,
+                end,
+                text,
+                what: format!("mutate.yaml: {}", l.what),
+                object: l.object,
+            });
+        }
+        for w in inner.warnings {
+            layer.warn(
+                block.outer_offset(w.offset),
+                format!("mutate.yaml: {}", w.msg),
+            );
+        }
+        layer.intents.extend(inner.intents);
+        // the block's own text is not scanned again for look-alike images
+        self.image_nodes.push(value.byte_range());
+        Ok(())
+    }
+}
+
+impl LineIndex {
+    /// Byte offset of a 1-based line and character column.
+    pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
+        let start: usize = text
+            .split_inclusive('\n')
+            .take(line.saturating_sub(1))
+            .map(str::len)
+            .sum();
+        let rest = &text[start.min(text.len())..];
+        start
+            + rest
+                .char_indices()
+                .nth(col.saturating_sub(1))
+                .map_or(rest.len(), |(i, _)| i)
+    }
+}

@@ -1,0 +1,238 @@
+//! The self-check: re-parse input and output with an independent parser
+//! (saphyr) and require, document by document, that the output means
+//! exactly the input plus the planned intents.
+use serde_json::{Value, json};
+
+use super::plan::{Intent, Op, Plan, Seg};
+use crate::error::Located;
+use crate::source::{LineIndex, Source};
+use crate::yaml::stream;
+use crate::yaml::value::documents;
+
+/// Why a result was refused.
+#[derive(Debug)]
+pub enum Failure {
+    /// The input itself is not valid YAML (found by the second parser).
+    Input(Located),
+    /// The planned output does not mean what was intended: a bug.
+    Mismatch { object: String, detail: String },
+}
+
+/// Check `output` against `source.text` plus `plan.intents`.
+pub fn check(source: &Source, output: &str, plan: &Plan) -> Result<(), Failure> {
+    let input = source.text.as_str();
+    let out_chunks = stream::split(output);
+    if out_chunks.len() != plan.chunks.len() {
+        return Err(Failure::Mismatch {
+            object: "the file".into(),
+            detail: format!(
+                "{} documents became {}",
+                plan.chunks.len(),
+                out_chunks.len()
+            ),
+        });
+    }
+    let mut intents = plan.intents.iter().peekable();
+    for (doc, (cin, cout)) in plan.chunks.iter().zip(&out_chunks).enumerate() {
+        let in_text = &input[cin.start..cin.end];
+        let before = one_document(in_text).map_err(|(line, col, msg)| {
+            let offset = cin.start + LineIndex::offset_of(in_text, line, col);
+            Failure::Input(source.error_at(offset, format!("invalid YAML: {msg}")))
+        })?;
+        let mine: Vec<&Intent> = std::iter::from_fn(|| intents.next_if(|i| i.doc == doc)).collect();
+        let out_text = &output[cout.start..cout.end];
+        if mine.is_empty() && in_text == out_text {
+            continue;
+        }
+        let object = plan.labels.get(doc).cloned().unwrap_or_default();
+        let mismatch = |detail: String| Failure::Mismatch {
+            object: object.clone(),
+            detail,
+        };
+        let after = one_document(out_text)
+            .map_err(|(l, c, m)| mismatch(format!("output does not parse at {l}:{c}: {m}")))?;
+        let mut expected = before;
+        let mut inner_objects: Vec<&[Seg]> = Vec::new();
+        for intent in &mine {
+            let target = lookup(&mut expected, &intent.object)
+                .ok_or_else(|| mismatch("object path vanished".into()))?;
+            if intent.inner {
+                let mutate = target
+                    .pointer_mut("/data/mutate.yaml")
+                    .ok_or_else(|| mismatch("no data.mutate.yaml".into()))?;
+                if let Value::String(s) = mutate {
+                    *mutate =
+                        parse_inner(s).map_err(|e| mismatch(format!("input mutate.yaml: {e}")))?;
+                    inner_objects.push(&intent.object);
+                }
+                apply(mutate, &intent.op);
+            } else {
+                apply(target, &intent.op);
+            }
+        }
+        let mut actual = after;
+        for path in inner_objects {
+            if let Some(Value::String(s)) =
+                lookup(&mut actual, path).and_then(|t| t.pointer_mut("/data/mutate.yaml"))
+            {
+                let parsed = parse_inner(s)
+                    .map_err(|e| mismatch(format!("edited mutate.yaml does not parse: {e}")))?;
+                *t_mut(&mut actual, path) = parsed;
+            }
+        }
+        if expected != actual {
+            let detail = first_difference(&expected, &actual, String::new())
+                .unwrap_or_else(|| "values differ".into());
+            return Err(mismatch(detail));
+        }
+    }
+    Ok(())
+}
+
+fn t_mut<'v>(root: &'v mut Value, path: &[Seg]) -> &'v mut Value {
+    lookup(root, path)
+        .and_then(|t| t.pointer_mut("/data/mutate.yaml"))
+        .expect("checked above")
+}
+
+fn one_document(text: &str) -> Result<Value, (usize, usize, String)> {
+    let docs = documents(text).map_err(|e| (e.line, e.col, e.msg))?;
+    Ok(docs.into_iter().next().unwrap_or(Value::Null))
+}
+
+fn parse_inner(s: &str) -> Result<Value, String> {
+    one_document(s).map_err(|(l, c, m)| format!("{l}:{c}: {m}"))
+}
+
+fn lookup<'v>(root: &'v mut Value, path: &[Seg]) -> Option<&'v mut Value> {
+    let mut cur = root;
+    for seg in path {
+        cur = match seg {
+            Seg::Key(k) => cur.get_mut(k.as_str())?,
+            Seg::Index(i) => cur.get_mut(*i)?,
+        };
+    }
+    Some(cur)
+}
+
+/// Apply one intent to data the way the YAML edit is meant to.
+pub fn apply(target: &mut Value, op: &Op) {
+    match op {
+        Op::PullSecret(name) => {
+            let Some(obj) = target.as_object_mut() else {
+                return;
+            };
+            let list = obj.entry("imagePullSecrets").or_insert(Value::Null);
+            if list.is_null() {
+                *list = json!([]);
+            }
+            if let Some(items) = list.as_array_mut() {
+                if !items
+                    .iter()
+                    .any(|i| i.get("name").and_then(Value::as_str) == Some(name))
+                {
+                    items.push(json!({ "name": name }));
+                }
+            }
+        }
+        Op::Set(path, value) => {
+            let mut cur = target;
+            for seg in path {
+                cur = match seg {
+                    Seg::Key(k) => {
+                        if !cur.is_object() {
+                            *cur = json!({});
+                        }
+                        cur.as_object_mut()
+                            .expect("object")
+                            .entry(k.clone())
+                            .or_insert(Value::Null)
+                    }
+                    Seg::Index(i) => match cur.get_mut(*i) {
+                        Some(v) => v,
+                        None => return,
+                    },
+                };
+            }
+            *cur = Value::String(value.clone());
+        }
+    }
+}
+
+/// A short description of where two values first differ.
+fn first_difference(a: &Value, b: &Value, at: String) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    Some(w) => {
+                        if let Some(d) = first_difference(v, w, format!("{at}.{k}")) {
+                            return Some(d);
+                        }
+                    }
+                    None => return Some(format!("{at}.{k} is missing")),
+                }
+            }
+            y.keys()
+                .find(|k| !x.contains_key(*k))
+                .map(|k| format!("{at}.{k} is unexpected"))
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (v, w))| first_difference(v, w, format!("{at}[{i}]"))),
+        _ if a == b => None,
+        _ => Some(format!(
+            "{} should be {} but is {}",
+            if at.is_empty() { "." } else { &at },
+            short(a),
+            short(b)
+        )),
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 80 {
+        format!("{}...", &s[..s.floor_char_boundary(77)])
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intents_apply_to_data() {
+        let mut v = json!({"imagePullSecrets": [{"name": "a"}]});
+        apply(&mut v, &Op::PullSecret("b".into()));
+        apply(&mut v, &Op::PullSecret("b".into()));
+        assert_eq!(
+            v,
+            json!({"imagePullSecrets": [{"name": "a"}, {"name": "b"}]})
+        );
+        let mut v = json!({"spec": {"template": {"metadata": null}}});
+        let path = ["spec", "template", "metadata", "annotations", "k"]
+            .map(|s| Seg::Key(s.into()))
+            .to_vec();
+        apply(&mut v, &Op::Set(path, "v".into()));
+        assert_eq!(
+            v,
+            json!({"spec": {"template": {"metadata": {"annotations": {"k": "v"}}}}})
+        );
+    }
+
+    #[test]
+    fn differences_are_described() {
+        let d = first_difference(
+            &json!({"a": {"b": [1, 2]}}),
+            &json!({"a": {"b": [1, 3]}}),
+            String::new(),
+        )
+        .unwrap();
+        assert_eq!(d, ".a.b[1] should be 2 but is 3");
+    }
+}
