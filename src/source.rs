@@ -154,6 +154,18 @@ impl LineIndex {
     pub fn line(&self, offset: usize) -> usize {
         self.starts.partition_point(|&s| s <= offset)
     }
+
+    /// 1-based line and character column of a byte offset of `text` (the
+    /// text this index was built from), in time proportional to the line.
+    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line(offset);
+        let start = self.starts[line - 1];
+        (line, text[start..offset].chars().count() + 1)
+    }
 }
 
 /// The line ending to use for a line inserted at `pos`: the ending of the
@@ -233,5 +245,6 @@ mod tests {
         assert_eq!(eol_near("x: 1", 4), "\n");
         let idx = LineIndex::new(t);
         assert_eq!((idx.line(0), idx.line(4), idx.line(9)), (1, 2, 3));
+        assert_eq!(idx.line_col(t, 8), line_col(t, 8));
     }
 }

@@ -4,11 +4,23 @@ use std::io::Write as _;
 use std::path::Path;
 
 /// Replace `path` with `bytes` atomically (following a symlink to its target).
+/// A target that exists but is not a regular file (`/dev/null`, a FIFO, a
+/// terminal) is written in place: renaming over it would replace the device.
 pub fn atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let target = match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path)?,
         _ => path.to_path_buf(),
     };
+    let existing = std::fs::metadata(&target).ok();
+    if existing.as_ref().is_some_and(|m| !m.is_file()) {
+        if existing.as_ref().is_some_and(|m| m.is_dir()) {
+            return Err(std::io::Error::other("is a directory"));
+        }
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(&target)?
+            .write_all(bytes);
+    }
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -19,10 +31,23 @@ pub fn atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .tempfile_in(&dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    if let Ok(meta) = std::fs::metadata(&target) {
-        std::fs::set_permissions(tmp.path(), meta.permissions())?;
+    match existing {
+        Some(meta) => std::fs::set_permissions(tmp.path(), meta.permissions())?,
+        // a new file gets the usual mode, not the temporary file's 0600
+        None => set_new_file_mode(tmp.path())?,
     }
     tmp.persist(&target).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_new_file_mode(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn set_new_file_mode(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
@@ -45,5 +70,27 @@ mod tests {
             0o640
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_are_0644_and_special_files_are_written_not_replaced() {
+        use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("new.yaml");
+        atomic(&f, b"x").unwrap();
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        let null = Path::new("/dev/null");
+        atomic(null, b"discarded").unwrap();
+        assert!(
+            std::fs::metadata(null)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        assert!(atomic(dir.path(), b"x").is_err());
     }
 }

@@ -62,11 +62,12 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
         )
         .into());
     }
+    let input_lines = LineIndex::new(&source.text);
     let mut warnings: Vec<String> = plan
         .warnings
         .iter()
         .map(|w| {
-            let (line, col) = crate::source::line_col(&source.text, w.offset);
+            let (line, col) = input_lines.line_col(&source.text, w.offset);
             format!("{line}:{col}: warning: {}", w.msg)
         })
         .collect();
