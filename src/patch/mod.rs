@@ -157,6 +157,7 @@ pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
     let dry = matches!(args.dry_run, Some(DryRun::Client | DryRun::Server));
     let objects = {
         let mut o: Vec<&str> = outcome.changes.iter().map(|c| c.object.as_str()).collect();
+        o.sort_unstable();
         o.dedup();
         o.len()
     };
