@@ -40,6 +40,37 @@ pub(crate) fn rewrite(
             };
             found += 1;
             seen.push(image.byte_range());
+            if image.kind() == "alias" {
+                // `image: *ref`: write the new value in place of the alias
+                // (the anchored node may not be an image at all).
+                let Some(old) = resolve_alias(image, src) else {
+                    layer.warn(
+                        image.start_byte(),
+                        "image is an alias whose anchor was not found; left unchanged".into(),
+                    );
+                    continue;
+                };
+                let new = relocate(registry, &old);
+                let text = if is_plain_safe(&new) {
+                    new.clone()
+                } else {
+                    single_quoted(&new)
+                };
+                layer.edit(
+                    image.start_byte(),
+                    image.end_byte(),
+                    text,
+                    format!("image {old} -> {new} (was an alias)"),
+                );
+                let mut path = spec_path.to_vec();
+                path.extend([
+                    Seg::Key(list.into()),
+                    Seg::Index(i),
+                    Seg::Key("image".into()),
+                ]);
+                layer.intend(Op::Set(path, new));
+                continue;
+            }
             let Some(old) = cst::scalar_text(image, src) else {
                 layer.warn(
                     image.start_byte(),
@@ -71,6 +102,36 @@ pub(crate) fn rewrite(
             ]);
             layer.intend(Op::Set(path, new));
         }
+    }
+    found
+}
+
+/// The string an alias (`*name`) refers to: the value of the last anchor
+/// `&name` before it.
+fn resolve_alias(alias: Node, src: &str) -> Option<String> {
+    let name = src[alias.byte_range()].strip_prefix('*')?;
+    let mut root = alias;
+    while let Some(p) = root.parent() {
+        root = p;
+    }
+    let mut found = None;
+    let mut cursor = root.walk();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        if n.start_byte() >= alias.start_byte() {
+            continue;
+        }
+        if n.kind() == "anchor" && src[n.byte_range()].strip_prefix('&') == Some(name) {
+            let value = n
+                .parent()
+                .and_then(cst::content)
+                .and_then(|v| cst::scalar_text(v, src));
+            if value.is_some() {
+                found = value;
+            }
+        }
+        let children: Vec<Node> = n.named_children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
     }
     found
 }
