@@ -115,11 +115,9 @@ fn resolve_alias(alias: Node, src: &str) -> Option<String> {
         root = p;
     }
     let mut found = None;
-    let mut cursor = root.walk();
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
+    cst::walk(root, |n| {
         if n.start_byte() >= alias.start_byte() {
-            continue;
+            return cst::Walk::Stop;
         }
         if n.kind() == "anchor" && src[n.byte_range()].strip_prefix('&') == Some(name) {
             let value = n
@@ -130,9 +128,8 @@ fn resolve_alias(alias: Node, src: &str) -> Option<String> {
                 found = value;
             }
         }
-        let children: Vec<Node> = n.named_children(&mut cursor).collect();
-        stack.extend(children.into_iter().rev());
-    }
+        cst::Walk::Descend
+    });
     found
 }
 
@@ -171,17 +168,19 @@ pub(crate) fn warn_lookalikes(layer: &mut Layer, root: Node, skip: &[Range<usize
     let src = layer.text;
     let inside = |r: Range<usize>| skip.iter().any(|s| s.start <= r.start && r.end <= s.end);
     let mut found = Vec::new();
-    let mut cursor = root.walk();
-    let mut stack = vec![root];
-    while let Some(n) = stack.pop() {
+    cst::walk(root, |n| {
         if inside(n.byte_range()) {
-            continue;
+            return cst::Walk::Skip;
         }
         match n.kind() {
             "plain_scalar" | "single_quote_scalar" | "double_quote_scalar" => {
-                if let Some(s) = cst::scalar_text(n, src).filter(|s| looks_like_image(s)) {
-                    found.push((n.start_byte(), s));
+                let raw = &src[n.byte_range()];
+                if raw.contains('/') {
+                    if let Some(s) = cst::scalar_text(n, src).filter(|s| looks_like_image(s)) {
+                        found.push((n.start_byte(), s));
+                    }
                 }
+                cst::Walk::Skip
             }
             "block_scalar" => {
                 let raw = &src[n.byte_range()];
@@ -196,13 +195,11 @@ pub(crate) fn warn_lookalikes(layer: &mut Layer, root: Node, skip: &[Range<usize
                     }
                     offset += piece.len();
                 }
+                cst::Walk::Skip
             }
-            _ => {
-                let children: Vec<Node> = n.named_children(&mut cursor).collect();
-                stack.extend(children.into_iter().rev());
-            }
+            _ => cst::Walk::Descend,
         }
-    }
+    });
     for (offset, s) in found {
         layer.warn(
             offset,

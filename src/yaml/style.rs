@@ -26,11 +26,9 @@ impl Observed {
     /// Look at a document (or inner document) tree.
     pub fn of(root: Node, src: &str) -> Observed {
         let mut seen = Observed::default();
-        let mut cursor = root.walk();
-        let mut stack = vec![root];
-        while let Some(n) = stack.pop() {
+        cst::walk(root, |n| {
             if seen.step.is_some() && seen.seq.is_some() {
-                break;
+                return cst::Walk::Stop;
             }
             if n.kind() == "block_mapping_pair" {
                 if let (Some(key), Some(value)) =
@@ -55,9 +53,8 @@ impl Observed {
                     }
                 }
             }
-            let children: Vec<Node> = n.named_children(&mut cursor).collect();
-            stack.extend(children.into_iter().rev());
-        }
+            cst::Walk::Descend
+        });
         seen
     }
 
