@@ -501,20 +501,3 @@ impl ObjectCx<'_, '_> {
         Ok(())
     }
 }
-
-impl LineIndex {
-    /// Byte offset of a 1-based line and character column.
-    pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
-        let start: usize = text
-            .split_inclusive('\n')
-            .take(line.saturating_sub(1))
-            .map(str::len)
-            .sum();
-        let rest = &text[start.min(text.len())..];
-        start
-            + rest
-                .char_indices()
-                .nth(col.saturating_sub(1))
-                .map_or(rest.len(), |(i, _)| i)
-    }
-}
