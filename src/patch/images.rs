@@ -40,46 +40,20 @@ pub(crate) fn rewrite(
             };
             found += 1;
             seen.push(image.byte_range());
-            if image.kind() == "alias" {
-                // `image: *ref`: write the new value in place of the alias
-                // (the anchored node may not be an image at all).
-                let Some(old) = resolve_alias(image, src) else {
-                    layer.warn(
-                        image.start_byte(),
-                        "image is an alias whose anchor was not found; left unchanged".into(),
-                    );
-                    continue;
-                };
-                let new = relocate(registry, &old);
-                let text = if is_plain_safe(&new) {
-                    new.clone()
-                } else {
-                    single_quoted(&new)
-                };
-                layer.edit(
-                    image.start_byte(),
-                    image.end_byte(),
-                    text,
-                    format!("image {old} -> {new} (was an alias)"),
-                );
-                let mut path = spec_path.to_vec();
-                path.extend([
-                    Seg::Key(list.into()),
-                    Seg::Index(i),
-                    Seg::Key("image".into()),
-                ]);
-                layer.intend(Op::Set(path, new));
-                continue;
-            }
-            let Some(old) = cst::scalar_text(image, src) else {
-                layer.warn(
-                    image.start_byte(),
-                    "image is not a single-line string; left unchanged".into(),
-                );
+            // `image: *ref` resolves through its anchor and is replaced by the
+            // new value (the anchored node may not be an image at all).
+            let alias = image.kind() == "alias";
+            let old = if alias {
+                resolve_alias(image, src)
+            } else {
+                cst::scalar_text(image, src)
+            };
+            let Some(old) = old else {
+                layer.warn(image.start_byte(), "image is not a single-line string (or an alias without its anchor); left unchanged".into());
                 continue;
             };
             let new = relocate(registry, &old);
-            if new == old {
+            if new == old && !alias {
                 continue;
             }
             let text = match image.kind() {
@@ -88,12 +62,11 @@ pub(crate) fn rewrite(
                 _ if is_plain_safe(&new) => new.clone(),
                 _ => single_quoted(&new),
             };
-            layer.edit(
-                image.start_byte(),
-                image.end_byte(),
-                text,
-                format!("image {old} -> {new}"),
+            let what = format!(
+                "image {old} -> {new}{}",
+                if alias { " (was an alias)" } else { "" }
             );
+            layer.edit(image.start_byte(), image.end_byte(), text, what);
             let mut path = spec_path.to_vec();
             path.extend([
                 Seg::Key(list.into()),
