@@ -1,6 +1,8 @@
 //! `kubectl tingyun secret` as a user runs it: the built binary, awkward
 //! credentials, and the real `kubectl create secret docker-registry
 //! --dry-run=client` as the reference for what the Secret must mean.
+mod support;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -8,9 +10,9 @@ use std::process::{Command, Output, Stdio};
 use base64::Engine as _;
 use kubectl_tingyun::yaml::value::documents;
 use serde_json::Value;
+use support::kubectl_secret;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-tingyun");
-const KUBECTL: &str = "/usr/bin/kubectl";
 
 /// Run our binary with `stdin` piped in and a clean environment (no
 /// kubeconfig, no password variable unless given in `env`).
@@ -63,42 +65,6 @@ fn dockerconfig(secret: &Value) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-fn kubectl_available() -> bool {
-    if Path::new(KUBECTL).exists() {
-        return true;
-    }
-    eprintln!("note: {KUBECTL} is missing; skipping the comparison with kubectl");
-    false
-}
-
-fn kubectl_secret(name: &str, ns: &str, server: &str, user: &str, password: &str) -> Value {
-    let out = Command::new(KUBECTL)
-        .args([
-            "create",
-            "secret",
-            "docker-registry",
-            name,
-            "-n",
-            ns,
-            "--dry-run=client",
-            "-o",
-            "json",
-        ])
-        .arg(format!("--docker-server={server}"))
-        .arg(format!("--docker-username={user}"))
-        .arg(format!("--docker-password={password}"))
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env("HOME", "/nonexistent-home")
-        .output()
-        .expect("run kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl failed: {}",
-        text(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// User name, password, server: everything that needed shell escaping by hand.
 const AWKWARD: &[(&str, &str, &str)] = &[
     (
@@ -142,11 +108,12 @@ fn dockerconfig_bytes(secret: &Value) -> Vec<u8> {
 
 #[test]
 fn the_secret_means_what_kubectl_writes_for_awkward_credentials() {
-    if !kubectl_available() {
-        return;
-    }
     for &(user, password, server) in AWKWARD {
-        let reference = kubectl_secret("tingyun-image-secret", "shop", server, user, password);
+        let Some(reference) =
+            kubectl_secret("tingyun-image-secret", Some("shop"), server, user, password)
+        else {
+            return;
+        };
 
         // Password on standard input, with the newline `echo` adds.
         let stdin = format!("{password}\n");

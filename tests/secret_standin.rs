@@ -4,7 +4,6 @@
 mod support;
 
 use std::io::Write as _;
-use std::path::Path;
 use std::process::{Output, Stdio};
 
 use base64::Engine as _;
@@ -18,7 +17,6 @@ const SERVER: &str = "harbor.example.com:5000";
 const USER: &str = "robot$test+app-readonly";
 /// Quotes, backslashes, colons, HTML characters (escaped by Go's encoding/json) and non-ASCII.
 const PASSWORD: &str = "pa:ss\"w\\o<r>d&密码 x";
-const KUBECTL: &str = "/usr/bin/kubectl";
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -99,33 +97,7 @@ fn stored_config(api: &ApiServer, ns: &str) -> Value {
 
 /// The same credentials through the real kubectl, when it is installed.
 fn kubectl_config(password: &str) -> Option<Value> {
-    if !Path::new(KUBECTL).exists() {
-        eprintln!("note: {KUBECTL} is missing; comparing with the documented format only");
-        return None;
-    }
-    let out = std::process::Command::new(KUBECTL)
-        .args([
-            "create",
-            "secret",
-            "docker-registry",
-            NAME,
-            "--dry-run=client",
-            "-o",
-            "json",
-        ])
-        .arg(format!("--docker-server={SERVER}"))
-        .arg(format!("--docker-username={USER}"))
-        .arg(format!("--docker-password={password}"))
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env("HOME", "/nonexistent-home")
-        .output()
-        .expect("run kubectl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = support::kubectl_secret(NAME, None, SERVER, USER, password)?;
     assert_eq!(v["type"], "kubernetes.io/dockerconfigjson");
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(v["data"][".dockerconfigjson"].as_str().unwrap())

@@ -42,3 +42,45 @@ pub fn fixture_copy(dir: &Path, name: &str) -> std::path::PathBuf {
     std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
     dst
 }
+
+/// Where the real kubectl is on this machine kind.
+pub const KUBECTL: &str = "/usr/bin/kubectl";
+
+/// The Secret the real `kubectl create secret docker-registry
+/// --dry-run=client -o json` prints for these credentials, or `None` (with a
+/// note) when kubectl is not installed.
+pub fn kubectl_secret(
+    name: &str,
+    namespace: Option<&str>,
+    server: &str,
+    user: &str,
+    password: &str,
+) -> Option<serde_json::Value> {
+    if !Path::new(KUBECTL).exists() {
+        eprintln!("note: {KUBECTL} is missing; skipping the comparison with kubectl");
+        return None;
+    }
+    let mut cmd = Command::new(KUBECTL);
+    cmd.args([
+        "create",
+        "secret",
+        "docker-registry",
+        name,
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]);
+    if let Some(ns) = namespace {
+        cmd.args(["-n", ns]);
+    }
+    let out = cmd
+        .arg(format!("--docker-server={server}"))
+        .arg(format!("--docker-username={user}"))
+        .arg(format!("--docker-password={password}"))
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env("HOME", "/nonexistent-home")
+        .output()
+        .expect("run kubectl");
+    assert!(out.status.success(), "kubectl failed: {}", stderr(&out));
+    Some(serde_json::from_slice(&out.stdout).expect("kubectl JSON"))
+}
