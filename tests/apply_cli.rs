@@ -87,15 +87,6 @@ fn installed() -> (ApiServer, String) {
     (api, std::fs::read_to_string(file).unwrap())
 }
 
-fn restarts(api: &ApiServer) -> Vec<Recorded> {
-    api.requests()
-        .into_iter()
-        .filter(|r| {
-            r.method == "PATCH" && r.content_type.starts_with("application/merge-patch+json")
-        })
-        .collect()
-}
-
 fn restarted_at(r: &Recorded) -> Option<String> {
     r.json()["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
         .as_str()
@@ -261,7 +252,7 @@ fn changed_service_account_restarts_both_agents_and_deletes_only_ownerless_agent
         "{so}"
     );
     assert!(so.contains("daemonset.apps/tingyun-node-agent restarted (serviceaccount/tingyun-k8s-monitor changed)"), "{so}");
-    let paths: Vec<String> = restarts(&api).iter().map(|r| r.path.clone()).collect();
+    let paths: Vec<String> = api.merge_patches().iter().map(|r| r.path.clone()).collect();
     assert_eq!(
         paths,
         [
@@ -269,7 +260,7 @@ fn changed_service_account_restarts_both_agents_and_deletes_only_ownerless_agent
             "/apis/apps/v1/namespaces/tingyun/daemonsets/tingyun-node-agent"
         ]
     );
-    for r in restarts(&api) {
+    for r in api.merge_patches() {
         let at = restarted_at(&r).expect("restartedAt");
         assert!(
             at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
@@ -313,7 +304,7 @@ fn changed_mutate_yaml_restarts_only_the_workload_mounting_the_configmap() {
         ),
         "{so}"
     );
-    let paths: Vec<String> = restarts(&api).iter().map(|r| r.path.clone()).collect();
+    let paths: Vec<String> = api.merge_patches().iter().map(|r| r.path.clone()).collect();
     assert_eq!(
         paths,
         ["/apis/apps/v1/namespaces/tingyun/deployments/tingyun-agent"]
@@ -340,7 +331,7 @@ fn no_restart_applies_but_restarts_and_deletes_nothing() {
     let out = apply(&api, &file, &["--no-restart"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("configmap/tingyun-agent-config serverside-applied"));
-    assert!(restarts(&api).is_empty());
+    assert!(api.merge_patches().is_empty());
     assert!(api.requests_matching("DELETE", "/").is_empty());
     assert!(
         api.pod_names("tingyun")
@@ -499,7 +490,7 @@ fn server_dry_run_shows_a_masked_diff_and_changes_nothing() {
             .unwrap(),
         cm_before
     );
-    assert!(restarts(&api).is_empty());
+    assert!(api.merge_patches().is_empty());
 
     // An error while comparing exits 2.
     api.deny("patch", "secrets");

@@ -64,15 +64,6 @@ fn installed() -> (ApiServer, PathBuf) {
     (api, file)
 }
 
-fn merge_patches(api: &ApiServer) -> Vec<Recorded> {
-    api.requests()
-        .into_iter()
-        .filter(|r| {
-            r.method == "PATCH" && r.content_type.starts_with("application/merge-patch+json")
-        })
-        .collect()
-}
-
 #[test]
 fn patch_apply_edits_the_file_applies_everything_and_restarts_the_agent() {
     let (api, file) = installed();
@@ -142,7 +133,7 @@ fn patch_apply_edits_the_file_applies_everything_and_restarts_the_agent() {
             .is_string(),
         "{dep}"
     );
-    let restarted: Vec<String> = merge_patches(&api).into_iter().map(|r| r.path).collect();
+    let restarted: Vec<String> = api.merge_patches().into_iter().map(|r| r.path).collect();
     assert!(
         restarted
             .contains(&"/apis/apps/v1/namespaces/tingyun/deployments/tingyun-agent".to_string()),
@@ -164,14 +155,14 @@ fn patch_apply_edits_the_file_applies_everything_and_restarts_the_agent() {
     );
 
     // Running it again: the file is up to date, nothing changes, nothing restarts.
-    let restarts_before = merge_patches(&api).len();
+    let restarts_before = api.merge_patches().len();
     let edited = std::fs::read(&file).unwrap();
     let out = run(&api, &["patch", path(&file), "--apply", "--timeout", "20s"]);
     let so = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{so}{}", stderr(&out));
     assert_eq!(std::fs::read(&file).unwrap(), edited);
     assert_eq!(so.matches(" unchanged\n").count(), 10, "{so}");
-    assert_eq!(merge_patches(&api).len(), restarts_before);
+    assert_eq!(api.merge_patches().len(), restarts_before);
 }
 
 #[test]
@@ -247,5 +238,5 @@ fn patch_server_dry_run_apply_writes_nothing_and_shows_the_diff() {
             .unwrap(),
         cm_before
     );
-    assert!(merge_patches(&api).is_empty());
+    assert!(api.merge_patches().is_empty());
 }

@@ -339,6 +339,16 @@ impl ApiServer {
             .collect()
     }
 
+    /// JSON merge patches: how rollout restarts reach the server.
+    pub fn merge_patches(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                r.method == "PATCH" && r.content_type.starts_with("application/merge-patch+json")
+            })
+            .collect()
+    }
+
     /// Answer 403 Forbidden for `verb` (get, list, watch, create, patch, update, delete) on `resource`
     /// (plural, e.g. `secrets`, or `deployments.apps`).
     pub fn deny(&self, verb: &str, resource: &str) {
