@@ -28,6 +28,14 @@ fn flow_entries(wanted: &[&(String, String)]) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
+/// `key: 'value'` lines at column `col`.
+fn entry_lines(wanted: &[&(String, String)], col: usize) -> Vec<String> {
+    wanted
+        .iter()
+        .map(|(k, v)| format!("{}{}", lines::indent(col), entry(k, v)))
+        .collect()
+}
+
 fn names(wanted: &[&(String, String)]) -> String {
     let parts: Vec<String> = wanted.iter().map(|(k, v)| format!("{k}={v}")).collect();
     parts.join(", ")
@@ -134,10 +142,7 @@ pub(crate) fn ensure(
                 );
             } else {
                 let col = cst::column(cst::pairs(a)[0].key);
-                let new: Vec<String> = missing
-                    .iter()
-                    .map(|(k, v)| format!("{}{}", lines::indent(col), entry(k, v)))
-                    .collect();
+                let new = entry_lines(&missing, col);
                 let (pos, text) = lines::after(src, last.node, &new);
                 layer.edit(pos, pos, text, format!("added {what}"));
             }
@@ -150,10 +155,7 @@ pub(crate) fn ensure(
                 format!(" {}", flow_entries(&missing))
             } else {
                 let col = cst::column(p.key) + step;
-                let new: Vec<String> = missing
-                    .iter()
-                    .map(|(k, v)| format!("{}{}", lines::indent(col), entry(k, v)))
-                    .collect();
+                let new = entry_lines(&missing, col);
                 lines::below(src, at, &new)
             };
             layer.edit(at, end, text, format!("added {what}"));
@@ -165,11 +167,7 @@ pub(crate) fn ensure(
                 Some(last) if m.kind() == "block_mapping" => {
                     let col = cst::column(mpairs[0].key);
                     let mut new = vec![format!("{}annotations:", lines::indent(col))];
-                    new.extend(
-                        missing
-                            .iter()
-                            .map(|(k, v)| format!("{}{}", lines::indent(col + step), entry(k, v))),
-                    );
+                    new.extend(entry_lines(&missing, col + step));
                     let (pos, text) = lines::after(src, last.node, &new);
                     layer.edit(pos, pos, text, format!("added {what}"));
                 }
@@ -204,11 +202,7 @@ pub(crate) fn ensure(
                     let at = lines::colon_end(p.node);
                     let end = p.value.map_or(at, |v| v.end_byte());
                     let mut new = vec![format!("{}annotations:", lines::indent(col + step))];
-                    new.extend(
-                        missing.iter().map(|(k, v)| {
-                            format!("{}{}", lines::indent(col + 2 * step), entry(k, v))
-                        }),
-                    );
+                    new.extend(entry_lines(&missing, col + 2 * step));
                     layer.edit(
                         at,
                         end,
@@ -225,31 +219,12 @@ pub(crate) fn ensure(
                         format!("{}metadata:", lines::indent(col)),
                         format!("{}annotations:", lines::indent(col + step)),
                     ];
-                    new.extend(
-                        missing.iter().map(|(k, v)| {
-                            format!("{}{}", lines::indent(col + 2 * step), entry(k, v))
-                        }),
-                    );
-                    let start = crate::source::line_start(src, first.node.start_byte());
-                    let first_on_own_line = lines::alone_on_line(src, first.node.start_byte());
-                    if first_on_own_line {
-                        let text = format!(
-                            "{}{}",
-                            lines::join(src, start, &new),
-                            crate::source::eol_near(
-                                src,
-                                crate::source::next_line_start(src, start)
-                            )
-                        );
-                        // indentation of the first line is already there: insert after it
-                        let text = text[col..].to_string();
-                        let pos = first.node.start_byte();
-                        layer.edit(
-                            pos,
-                            pos,
-                            format!("{text}{}", lines::indent(col)),
-                            format!("added metadata.{what}"),
-                        );
+                    new.extend(entry_lines(&missing, col + 2 * step));
+                    if lines::alone_on_line(src, first.node.start_byte()) {
+                        // whole new lines before the template's first entry
+                        let start = crate::source::line_start(src, first.node.start_byte());
+                        let (_, text) = lines::after_offset(src, start, false, &new);
+                        layer.edit(start, start, text, format!("added metadata.{what}"));
                     } else {
                         layer.warn(
                             first.node.start_byte(),
