@@ -220,7 +220,7 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
                     base: chunk.start,
                     source,
                 };
-                ctx.object(&mut layer, top, Vec::new(), true)?;
+                ctx.object(&mut layer, top, Vec::new(), true, label.clone())?;
             }
         }
         if edits.registry.is_some() && images::any_lookalike_text(chunk_text) {
@@ -332,14 +332,14 @@ impl ObjectCx<'_, '_> {
         map: Node,
         path: Vec<Seg>,
         document_level: bool,
+        label: String,
     ) -> Result<(), Located> {
         let src = layer.text;
         let Some(kind) = cst::get_value(map, src, "kind").and_then(|n| cst::scalar_text(n, src))
         else {
             return Ok(());
         };
-        let outer_label =
-            std::mem::replace(&mut layer.label, object_label(map, src).unwrap_or_default());
+        let outer_label = std::mem::replace(&mut layer.label, label);
         layer.object = path.clone();
         match kind.as_str() {
             "ServiceAccount" => {
@@ -359,7 +359,13 @@ impl ObjectCx<'_, '_> {
                         if let Some(item) = item.filter(|n| cst::is_mapping(*n)) {
                             let mut p = path.clone();
                             p.extend([Seg::Key("items".into()), Seg::Index(i)]);
-                            self.object(layer, item, p, false)?;
+                            self.object(
+                                layer,
+                                item,
+                                p,
+                                false,
+                                object_label(item, src).unwrap_or_default(),
+                            )?;
                         }
                     }
                 }
