@@ -401,3 +401,30 @@ fn invalid_annotation_json_writes_nothing() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Usage errors exit 2 (as the README's exit-code table says); argument
+/// errors found after parsing exit 1; neither touches the file.
+#[test]
+fn usage_and_argument_errors_have_their_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("sa.yaml");
+    let input = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n";
+    fs::write(&path, input).unwrap();
+    let p = path.to_str().unwrap();
+    for (args, code, needle) in [
+        (vec!["patch", p, "--no-such-flag"], 2, "--no-such-flag"),
+        (vec!["patch"], 2, "FILE"),
+        (vec!["patch", p, "--dry-run=bogus"], 2, "bogus"),
+        (vec!["patch", p, "--dry-run=server"], 1, "--apply"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-tingyun"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), input);
+    }
+}

@@ -240,3 +240,37 @@ fn patch_server_dry_run_apply_writes_nothing_and_shows_the_diff() {
     );
     assert!(api.merge_patches().is_empty());
 }
+
+/// As a pipeline stage (`patch - --apply`) the result goes to the cluster;
+/// standard output carries the apply report only, not the manifest.
+#[test]
+fn patch_from_stdin_with_apply_prints_the_report_not_the_manifest() {
+    let (api, file) = installed();
+    let text = std::fs::read(&file).unwrap();
+    let mut child = support::bin()
+        .args(["patch", "-", "--apply", "--timeout", "20s", "--kubeconfig"])
+        .arg(api.kubeconfig())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl-tingyun");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let so = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{so}{}", stderr(&out));
+    assert!(!so.contains("apiVersion:"), "manifest printed: {so}");
+    assert!(
+        so.contains("serviceaccount/tingyun-k8s-monitor serverside-applied"),
+        "{so}"
+    );
+    let sa = api
+        .get("serviceaccounts", "tingyun", "tingyun-k8s-monitor")
+        .unwrap();
+    assert_eq!(
+        sa["imagePullSecrets"][0]["name"], "tingyun-image-secret",
+        "{sa}"
+    );
+    // the input file itself was only read
+    assert_eq!(std::fs::read(&file).unwrap(), text);
+}

@@ -199,11 +199,11 @@ pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
         } else if let Some(out) = &args.output {
             crate::write::atomic(Path::new(out), &source.encode(&outcome.output))
                 .with_context(|| format!("cannot write {out}"))?;
-        } else if outcome.changed() {
-            let path = source.path.as_deref().expect("file input");
+        } else if let Some(path) = source.path.as_deref().filter(|_| outcome.changed()) {
             crate::write::atomic(path, &source.encode(&outcome.output))
                 .with_context(|| format!("cannot write {label}"))?;
         }
+        // (stdin with --apply and no -o: the cluster is the only destination)
     }
     if args.apply {
         return crate::cluster::apply::apply_text(
