@@ -544,3 +544,34 @@ fn rejected_credentials_stop_after_the_first_namespace() {
     assert_eq!(api.requests().len(), 1, "{:#?}", api.requests());
     assert_no_leak(&api, &out, PASSWORD);
 }
+
+/// Connection as kubectl resolves it: `KUBECONFIG` from the environment and
+/// its current context's namespace; `--context` switches context (and with
+/// it the default namespace, `other`, which does not exist here).
+#[test]
+fn kubeconfig_from_the_environment_and_context_selection() {
+    let api = ApiServer::start();
+    let run = |extra: &[&str]| {
+        support::bin()
+            .args(["secret", "--server", SERVER, "--username", USER])
+            .args(extra)
+            .env("KUBECONFIG", api.kubeconfig())
+            .env("TINGYUN_REGISTRY_PASSWORD", PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kubectl-tingyun")
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(api.get("secrets", "default", NAME).is_some());
+    let out = run(&["--context", "other"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("namespace other not found"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["--context", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+}
