@@ -204,7 +204,7 @@ pub fn validate_username(username: &str) -> anyhow::Result<()> {
 
 /// A Secret name: a DNS-1123 subdomain, as the API server requires.
 pub fn validate_secret_name(name: &str) -> anyhow::Result<()> {
-    if let Err(why) = dns1123_subdomain(name) {
+    if let Err(why) = crate::names::dns1123_subdomain(name) {
         bail!(
             "--name {name:?} is not a valid Secret name: {why} \
              (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, e.g. tingyun-image-secret)"
@@ -215,60 +215,11 @@ pub fn validate_secret_name(name: &str) -> anyhow::Result<()> {
 
 /// A namespace name: a DNS-1123 label.
 pub fn validate_namespace(ns: &str) -> anyhow::Result<()> {
-    if let Err(why) = dns1123_label(ns) {
+    if let Err(why) = crate::names::dns1123_label(ns) {
         bail!(
             "namespace {ns:?} is not a valid namespace name: {why} \
              (lowercase letters, digits and '-', starting and ending with a letter or digit)"
         );
-    }
-    Ok(())
-}
-
-fn dns1123_label(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("it is empty".into());
-    }
-    if s.len() > 63 {
-        return Err(format!(
-            "it has {} characters, at most 63 are allowed",
-            s.len()
-        ));
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(format!("{c:?} is not allowed"));
-    }
-    if s.starts_with('-') || s.ends_with('-') {
-        return Err("it starts or ends with '-'".into());
-    }
-    Ok(())
-}
-
-fn dns1123_subdomain(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("it is empty".into());
-    }
-    if s.len() > 253 {
-        return Err(format!(
-            "it has {} characters, at most 253 are allowed",
-            s.len()
-        ));
-    }
-    for part in s.split('.') {
-        if part.is_empty() {
-            return Err("it has an empty part between dots".into());
-        }
-        if let Some(c) = part
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
-            return Err(format!("{c:?} is not allowed"));
-        }
-        if part.starts_with('-') || part.ends_with('-') {
-            return Err("a part starts or ends with '-'".into());
-        }
     }
     Ok(())
 }

@@ -171,21 +171,12 @@ fn check_host_port(h: &str) -> anyhow::Result<()> {
 
 /// A DNS-1123 subdomain (Secret names).
 pub fn check_dns_subdomain(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        });
-    if !ok {
-        bail!(
-            "{name:?} is not a valid Secret name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
-        );
-    }
-    Ok(())
+    crate::names::dns1123_subdomain(name).map_err(|why| {
+        anyhow::anyhow!(
+            "{name:?} is not a valid Secret name: {why} (lowercase letters, digits, '-' and '.', \
+             starting and ending with a letter or digit)"
+        )
+    })
 }
 
 /// A Kubernetes qualified name: `[prefix/]name`.
