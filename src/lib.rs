@@ -15,6 +15,7 @@ pub mod cli;
 pub mod cluster;
 pub mod diff;
 pub mod error;
+pub mod k8s;
 pub mod names;
 pub mod patch;
 pub mod source;
