@@ -37,8 +37,8 @@ kubectl tingyun patch tingyunagent.yaml --registry harbor.example.com/apm --dry-
 # Create the pull secret in the agent namespace and a business namespace\n  \
 printf '%s' \"$TOKEN\" | kubectl tingyun secret --server harbor.example.com \\\n      \
 --username 'robot$tingyun+pull' --password-stdin -n tingyun -n shop\n\n  \
-# Patch, apply and restart the agent, waiting until it is Ready\n  \
-kubectl tingyun patch tingyunagent.yaml --registry harbor.example.com/apm --apply"
+# Patch (keeping the pull secrets), apply and restart the agent, waiting until it is Ready\n  \
+kubectl tingyun patch tingyunagent.yaml --registry harbor.example.com/apm --pull-secret --inject-pull-secret --apply"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -157,9 +157,21 @@ pub struct ApplyOpts {
     #[arg(long, value_name = "NAME", default_value = "kubectl-tingyun")]
     pub field_manager: String,
 
-    /// Take ownership of fields managed by others instead of failing on conflicts.
+    /// Take ownership of fields managed by other tools (Helm, Argo CD, an
+    /// operator) instead of stopping. Fields of kubectl's own managers
+    /// (a hand-made install) are taken over without this flag.
     #[arg(long)]
     pub force_conflicts: bool,
+
+    /// Proceed even when the apply removes imagePullSecrets that the live
+    /// ServiceAccount or mutate.yaml has, or moves images to another registry.
+    #[arg(long)]
+    pub allow_removal: bool,
+
+    /// The registry `patch --registry` moved the images to (not a flag: a
+    /// move there is intended, not a loss).
+    #[arg(skip)]
+    pub intended_registry: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -228,9 +240,10 @@ pub struct ApplyArgs {
     /// The manifest to apply; `-` reads standard input.
     pub file: String,
 
+    /// `--dry-run` (= client) lists the objects and contacts no cluster;
     /// `--dry-run=server` prints a diff of live vs merged objects (exit 1 when they differ).
     #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true,
-          default_missing_value = "server")]
+          default_missing_value = "client")]
     pub dry_run: Option<DryRun>,
 
     #[command(flatten)]

@@ -113,7 +113,7 @@ pub fn pod_uses(pod_spec: &Value) -> Uses {
     uses
 }
 
-fn workload_of(a: &Applied) -> Option<Workload> {
+pub fn workload_of(a: &Applied) -> Option<Workload> {
     let kind = if a.manifest.is("apps", "Deployment") {
         Kind::Deployment
     } else if a.manifest.is("apps", "DaemonSet") {

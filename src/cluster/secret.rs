@@ -443,6 +443,7 @@ pub async fn run_cluster(
         ""
     };
     let mut failed = 0usize;
+    let mut differences = 0usize;
     let mut returned = Vec::new();
     for (i, ns) in namespaces.iter().enumerate() {
         let secret = plan.secret(Some(ns));
@@ -456,6 +457,9 @@ pub async fn run_cluster(
         .await
         {
             Ok((outcome, after)) => {
+                if outcome != Outcome::Unchanged {
+                    differences += 1;
+                }
                 let line = format!(
                     "secret/{} {} in namespace {ns}{suffix}",
                     plan.name,
@@ -499,6 +503,14 @@ pub async fn run_cluster(
             "error: {failed} of {} namespaces failed",
             namespaces.len()
         )?;
+        // `--dry-run=server` keeps exit 1 for "there are differences", as apply does.
+        return Ok(if plan.server_dry_run {
+            crate::cli::exit::USAGE
+        } else {
+            crate::cli::exit::FAILURE
+        });
+    }
+    if plan.server_dry_run && differences > 0 {
         return Ok(crate::cli::exit::FAILURE);
     }
     Ok(crate::cli::exit::OK)
@@ -1009,7 +1021,8 @@ mod tests {
         let before = fake.lock().unwrap().secrets.clone();
         fake.lock().unwrap().log.clear();
         let (code, out, _) = run(&fake, &p).await;
-        assert_eq!(code.unwrap(), 0);
+        // Exit 1: there are differences (as apply --dry-run=server).
+        assert_eq!(code.unwrap(), 1);
         assert_eq!(
             out,
             "secret/tingyun-image-secret created in namespace shop (server dry run)\n\
@@ -1124,7 +1137,7 @@ mod tests {
         p.server_dry_run = true;
         p.output = Some(OutputFormat::Json);
         let (code, out, err) = run(&fake, &p).await;
-        assert_eq!(code.unwrap(), 0);
+        assert_eq!(code.unwrap(), 1, "new secrets are differences");
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["kind"], "List");
         assert_eq!(v["items"][0]["metadata"]["namespace"], "a");

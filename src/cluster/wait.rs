@@ -262,6 +262,7 @@ pub async fn wait(
     timeout: Duration,
     tty: bool,
     server: &str,
+    watch_timeout_secs: u32,
 ) -> anyhow::Result<bool> {
     let mut namespaces: Vec<&str> = targets.iter().map(|w| w.namespace.as_str()).collect();
     namespaces.sort();
@@ -269,7 +270,7 @@ pub async fn wait(
     let mut streams: Vec<Tagged> = Vec::new();
     for ns in &namespaces {
         let ns_owned = ns.to_string();
-        let cfg = watcher::Config::default;
+        let cfg = || watcher::Config::default().timeout(watch_timeout_secs);
         let n = ns_owned.clone();
         streams.push(
             watcher(Api::<Pod>::namespaced(client.clone(), ns), cfg())
