@@ -125,8 +125,10 @@ impl ContainerProblem {
     /// wrong-platform image, and for a crash loop past 3 restarts.
     pub fn unrecoverable(&self) -> bool {
         match self.cause {
+            // The first failure (ErrImagePull) gets its retry; once in
+            // back-off the same answer will come again.
             Cause::Unauthorized | Cause::NotFound | Cause::PlatformMissing => {
-                self.reason == "ImagePullBackOff" || self.reason == "ErrImagePull"
+                self.reason == "ImagePullBackOff"
             }
             Cause::CrashLoop | Cause::WrongArchitecture => {
                 self.reason == "CrashLoopBackOff" && self.restart_count >= 3
