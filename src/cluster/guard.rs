@@ -55,6 +55,9 @@ impl Loss {
     }
 }
 
+/// Registries the vendor's download points at.
+pub const VENDOR_HOSTS: [&str; 1] = ["registry.tingyun.com"];
+
 /// `HOST[:PORT]/PROJECT` of an image (all but its last path component), as
 /// `patch --registry` writes it.
 pub fn registry_of(image: &str) -> &str {
@@ -122,7 +125,10 @@ fn registry_moves(
             continue;
         };
         let (from, to) = (registry_of(old), registry_of(&image));
-        if from != to && Some(to) != intended {
+        // Moving away from the vendor's registry is what patch --registry is
+        // for; moving away from any other (private) registry undoes a setup.
+        let from_vendor = VENDOR_HOSTS.contains(&crate::k8s::pod_problem::image_host(old));
+        if from != to && Some(to) != intended && !from_vendor {
             out.push(Loss::Registry {
                 object: object.to_string(),
                 container: name,

@@ -28,8 +28,15 @@ impl Emulator {
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
         let scenario_path = dir.path().join("scenario.yaml");
-        std::fs::write(&scenario_path, if scenario.is_empty() { "{}\n" } else { scenario })
-            .unwrap();
+        std::fs::write(
+            &scenario_path,
+            if scenario.is_empty() {
+                "{}\n"
+            } else {
+                scenario
+            },
+        )
+        .unwrap();
         let script = emulator_dir().join("emulator.py");
         assert!(
             script.exists(),

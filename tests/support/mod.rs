@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod apiserver;
+pub mod emulator;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
