@@ -16,19 +16,11 @@ const FIXTURE: &str = "tingyunagent.yaml";
 const REGISTRY: &str = "harbor.example.com/apm";
 
 fn tingyun(emu: &Emulator, args: &[&str]) -> Output {
-    tingyun_env(emu, args, &[])
+    emu.tingyun(args)
 }
 
 fn tingyun_env(emu: &Emulator, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = support::bin();
-    cmd.args(args)
-        .arg("--kubeconfig")
-        .arg(emu.kubeconfig())
-        .stdin(std::process::Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run kubectl-tingyun")
+    emu.tingyun_env(args, env)
 }
 
 fn both(o: &Output) -> String {
@@ -36,15 +28,7 @@ fn both(o: &Output) -> String {
 }
 
 fn fresh(emu: &Emulator, name: &str) -> PathBuf {
-    let dst = emu.dir().join(name);
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(FIXTURE),
-        &dst,
-    )
-    .unwrap();
-    dst
+    emu.fixture(FIXTURE, name)
 }
 
 fn p(path: &Path) -> &str {

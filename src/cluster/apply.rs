@@ -246,6 +246,7 @@ async fn check_one(
     resolver: &mut Resolver,
     m: &Manifest,
     created_here: &CreatedHere,
+    retry: bool,
 ) -> Result<Checked, CheckError> {
     let unchecked = |namespace: Option<String>| {
         let mut body = m.object.clone();
@@ -262,7 +263,7 @@ async fn check_one(
             body,
         }
     };
-    let (ar, caps) = match resolver.resolve(m, false).await {
+    let (ar, caps) = match resolver.resolve(m, retry).await {
         Ok(found) => found,
         Err(e)
             if created_here
@@ -608,7 +609,7 @@ async fn apply_async(
     let mut checked: Vec<Checked> = Vec::new();
     let mut failed: Vec<String> = Vec::new();
     for m in &manifests {
-        match check_one(&ctx, &mut resolver, m, &created_here).await {
+        match check_one(&ctx, &mut resolver, m, &created_here, false).await {
             Ok(c) => {
                 if m.is("", "Namespace") && c.before.is_some() {
                     created_here.existing_namespaces.push(m.name.clone());
@@ -631,6 +632,84 @@ async fn apply_async(
             failed.join(", ")
         );
         return Ok(if dry_run { exit::USAGE } else { exit::FAILURE });
+    }
+
+    // 1b. Objects in a Namespace (or of a CRD) that this file adds cannot be
+    //     dry-run before it exists: create those first, check the rest, and
+    //     remove them again if the rest cannot be applied.
+    let mut pre_applied: HashMap<usize, Applied> = HashMap::new();
+    if !dry_run && checked.iter().any(|c| c.merged.is_none()) {
+        let mut created: Vec<usize> = Vec::new();
+        let mut failure: Option<String> = None;
+        for (i, c) in checked.iter().enumerate() {
+            let container = c.manifest.is("", "Namespace")
+                || c.manifest
+                    .is("apiextensions.k8s.io", "CustomResourceDefinition");
+            if !container || c.before.is_some() || c.merged.is_none() {
+                continue;
+            }
+            match apply_checked(&ctx, &mut resolver, c).await {
+                Ok(a) => {
+                    created.push(i);
+                    pre_applied.insert(i, a);
+                }
+                Err(f) => {
+                    failure = Some(format!("{}: {}", c.manifest.display(), f.message));
+                    break;
+                }
+            }
+        }
+        created_here.existing_namespaces = created_here.namespaces.clone();
+        if failure.is_none() {
+            for i in 0..checked.len() {
+                if checked[i].merged.is_some() {
+                    continue;
+                }
+                let m = checked[i].manifest.clone();
+                match check_one(&ctx, &mut resolver, &m, &created_here, true).await {
+                    Ok(c) => checked[i] = c,
+                    Err(CheckError::Fatal(msg)) | Err(CheckError::Object(msg)) => {
+                        failed.push(m.display());
+                        let _ = writeln!(stderr, "{}: {msg}", m.display());
+                    }
+                }
+            }
+        } else if let Some(f) = &failure {
+            let _ = writeln!(stderr, "{f}");
+            failed.push(f.clone());
+        }
+        if !failed.is_empty() {
+            let mut removed = Vec::new();
+            for &i in created.iter().rev() {
+                let c = &checked[i];
+                if let Some(ar) = &c.ar {
+                    let api = api_for(&ctx, ar, None);
+                    if api
+                        .delete(&c.manifest.name, &Default::default())
+                        .await
+                        .is_ok()
+                    {
+                        removed.push(c.manifest.display());
+                    }
+                }
+            }
+            let _ = writeln!(
+                stderr,
+                "error: {} of {} objects cannot be applied: {}; nothing was applied{}",
+                failed.len(),
+                manifests.len(),
+                failed.join(", "),
+                if removed.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} created for the check and removed again)",
+                        removed.join(", ")
+                    )
+                }
+            );
+            return Ok(exit::FAILURE);
+        }
     }
 
     // 2. Never silently undo the private-registry setup.
@@ -708,7 +787,12 @@ async fn apply_async(
     let mut applied: Vec<Applied> = Vec::new();
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
-    for c in &checked {
+    for (i, c) in checked.iter().enumerate() {
+        if let Some(a) = pre_applied.remove(&i) {
+            let _ = writeln!(stdout, "{} {}", c.manifest.display(), a.outcome());
+            applied.push(a);
+            continue;
+        }
         let result = tokio::select! {
             r = apply_checked(&ctx, &mut resolver, c) => r,
             _ = &mut interrupted => {

@@ -177,6 +177,43 @@ impl Emulator {
             .collect()
     }
 
+    /// Run our binary against the emulator (`--kubeconfig` appended).
+    pub fn tingyun(&self, args: &[&str]) -> Output {
+        self.tingyun_env(args, &[])
+    }
+
+    pub fn tingyun_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = super::bin();
+        cmd.args(args)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run kubectl-tingyun")
+    }
+
+    /// A fresh copy of a test fixture in this emulator's directory.
+    pub fn fixture(&self, name: &str, as_name: &str) -> PathBuf {
+        let dst = self.dir().join(as_name);
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(name),
+            &dst,
+        )
+        .unwrap();
+        dst
+    }
+
+    /// Write a file into this emulator's directory.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
     /// Run the real kubectl against the emulator.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         let out = Command::new(super::KUBECTL)
