@@ -144,6 +144,23 @@ impl Emulator {
         serde_json::from_str(&body).unwrap()
     }
 
+    /// Every stored object (read past RBAC rules and tokens of the scenario).
+    pub fn objects(&self) -> Vec<Value> {
+        self.get("/_emulator/state")["objects"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// A stored object by kind, namespace ("" for none) and name.
+    pub fn object(&self, kind: &str, ns: &str, name: &str) -> Option<Value> {
+        self.objects().into_iter().find(|o| {
+            o["kind"] == kind
+                && o["metadata"]["name"] == name
+                && o["metadata"]["namespace"].as_str().unwrap_or("") == ns
+        })
+    }
+
     /// The request log.
     pub fn requests(&self) -> Vec<Value> {
         let v = self.get("/_emulator/requests");
