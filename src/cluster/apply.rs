@@ -661,13 +661,10 @@ async fn apply_async(
         }
         created_here.existing_namespaces = created_here.namespaces.clone();
         if failure.is_none() {
-            for i in 0..checked.len() {
-                if checked[i].merged.is_some() {
-                    continue;
-                }
-                let m = checked[i].manifest.clone();
+            for slot in checked.iter_mut().filter(|c| c.merged.is_none()) {
+                let m = slot.manifest.clone();
                 match check_one(&ctx, &mut resolver, &m, &created_here, true).await {
-                    Ok(c) => checked[i] = c,
+                    Ok(c) => *slot = c,
                     Err(CheckError::Fatal(msg)) | Err(CheckError::Object(msg)) => {
                         failed.push(m.display());
                         let _ = writeln!(stderr, "{}: {msg}", m.display());

@@ -186,10 +186,12 @@ impl Emulator {
             .into_iter()
             .filter(|r| {
                 let m = r["method"].as_str().unwrap_or("");
-                !matches!(m, "GET" | "HEAD" | "OPTIONS")
-                    && !r["path"].as_str().unwrap_or("").starts_with("/_emulator")
-                    && r["query"]["dryRun"].is_null()
-                    && !(m == "POST" && r["path"].as_str().unwrap_or("").contains("selfsubject"))
+                let path = r["path"].as_str().unwrap_or("");
+                let read = matches!(m, "GET" | "HEAD" | "OPTIONS")
+                    || (m == "POST" && path.contains("selfsubject"));
+                let inspection = path.starts_with("/_emulator");
+                let dry = !r["query"]["dryRun"].is_null();
+                !(read || inspection || dry)
             })
             .collect()
     }
@@ -233,14 +235,13 @@ impl Emulator {
 
     /// Run the real kubectl against the emulator.
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        let out = Command::new(super::KUBECTL)
+        Command::new(super::KUBECTL)
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HOME", self.dir.path())
             .stdin(Stdio::null())
             .output()
-            .expect("the real kubectl is needed for these tests");
-        out
+            .expect("the real kubectl is needed for these tests")
     }
 
     /// Run kubectl and require success.
