@@ -501,3 +501,40 @@ fn connection_behaves_like_kubectl() {
         both(&o)
     );
 }
+
+#[test]
+fn ctrl_c_during_apply_lists_what_was_applied() {
+    use std::io::BufRead as _;
+    // Slow answers so that the interrupt lands in the middle of the apply.
+    let emu = Emulator::start("nodes: 1\nlatency: 0.15\n");
+    let file = fresh(&emu, "t.yaml");
+    let mut child = support::bin()
+        .args(["apply", p(&file), "--kubeconfig", emu.kubeconfig_str()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a first report line").unwrap();
+    assert_eq!(first, "namespace/tingyun created");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted: applied ") && err.contains("namespace/tingyun"),
+        "{err}"
+    );
+    assert!(err.contains("; not applied: "), "{err}");
+    assert!(
+        err.contains(
+            "mutatingwebhookconfiguration.admissionregistration.k8s.io/tingyun-agent-injector"
+        ),
+        "{err}"
+    );
+}
