@@ -538,3 +538,71 @@ fn ctrl_c_during_apply_lists_what_was_applied() {
         "{err}"
     );
 }
+
+/// The README's flow on a registry that needs credentials: without the pull
+/// secret the agent cannot pull (and the output says which secret is
+/// missing); with `secret` first, the same command succeeds.
+#[test]
+fn the_readme_flow_on_a_registry_that_needs_credentials() {
+    let scenario = "nodes: 1\nreadyDelay: 0.2\nregistryAuth:\n  - host: harbor.example.com\n    username: \"robot$tingyun+pull\"\n    password: \"s3cret\"\n";
+    let emu = Emulator::start(scenario);
+    install_with_kubectl(&emu, &["apply"]);
+    // Without the secret: the kubelet cannot find it, the registry says 401.
+    let file = fresh(&emu, "t.yaml");
+    let o = tingyun(&emu, &headline(&file, &[]));
+    let out = both(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(
+        out.contains("which does not exist in namespace \"tingyun\""),
+        "{out}"
+    );
+    assert!(out.contains("ImagePullBackOff: unauthorized"), "{out}");
+    assert!(out.contains("401 Unauthorized"), "{out}");
+    assert!(
+        out.contains("Unable to retrieve some image pull secrets"),
+        "{out}"
+    );
+    // The README: create the secret, then the same command.
+    let o = tingyun_env(
+        &emu,
+        &[
+            "secret",
+            "--server",
+            "harbor.example.com",
+            "--username",
+            "robot$tingyun+pull",
+            "-n",
+            "tingyun",
+        ],
+        &[("TINGYUN_REGISTRY_PASSWORD", "s3cret")],
+    );
+    assert_eq!(code(&o), 0, "{}", both(&o));
+    // The pods failed before the secret existed: the kubelet's next retry
+    // may succeed, so an unchanged re-run waits instead of giving up at once.
+    // (Event times have whole seconds: let the old failures be in an earlier one.)
+    std::thread::sleep(Duration::from_millis(1100));
+    let o = tingyun(&emu, &headline(&file, &["--timeout", "4s"]));
+    let out = both(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(!out.contains("stopped waiting"), "{out}");
+    assert!(out.contains("timed out after 4s"), "{out}");
+    // (The emulator's kubelet never retries a pull; a real one would within
+    // its back-off.) New pods pull with the secret.
+    emu.kubectl_ok(&[
+        "-n",
+        "tingyun",
+        "rollout",
+        "restart",
+        "deployment/tingyun-agent",
+    ]);
+    emu.kubectl_ok(&[
+        "-n",
+        "tingyun",
+        "rollout",
+        "restart",
+        "daemonset/tingyun-node-agent",
+    ]);
+    let o = tingyun(&emu, &["apply", p(&file), "--timeout", "30s"]);
+    assert_eq!(code(&o), 0, "{}", both(&o));
+    assert!(stdout(&o).contains("daemonset.apps/tingyun-node-agent rolled out"));
+}

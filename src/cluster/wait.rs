@@ -315,6 +315,7 @@ pub async fn wait(
     let mut seen = Seen::default();
     let mut last_line = String::new();
     let mut stderr = std::io::stderr();
+    let started = k8s_openapi::jiff::Timestamp::now();
     let mut diagnosed: std::collections::BTreeSet<(String, String)> = Default::default();
     let mut arch_cache: BTreeMap<String, Option<String>> = BTreeMap::new();
     loop {
@@ -408,7 +409,13 @@ pub async fn wait(
                     continue;
                 }
                 let report = diagnose_pod(client, pod, &mut arch_cache).await;
-                if report.problems.iter().any(|p| p.unrecoverable()) {
+                // A pull refused before we started waiting (e.g. before the
+                // user created the secret) gets its next retry first.
+                if report.problems.iter().any(|p| {
+                    p.unrecoverable()
+                        && p.reported_at
+                            .is_none_or(|t| t.as_second() + 1 >= started.as_second())
+                }) {
                     stuck = true;
                 }
             }

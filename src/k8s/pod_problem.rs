@@ -118,6 +118,8 @@ pub struct ContainerProblem {
     pub exit_code: Option<i32>,
     /// Last lines of the previous run's log, when the caller supplied them.
     pub last_log: Option<String>,
+    /// When the kubelet last reported the pull failure (its event's time).
+    pub reported_at: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 impl ContainerProblem {
@@ -156,8 +158,8 @@ fn field_path(init: bool, name: &str) -> String {
     )
 }
 
-/// The newest pull-failure event message for a container.
-fn pull_event<'a>(events: &'a [Event], init: bool, name: &str) -> Option<&'a str> {
+/// The newest pull-failure event for a container.
+fn pull_event<'a>(events: &'a [Event], init: bool, name: &str) -> Option<&'a Event> {
     let fp = field_path(init, name);
     let when = |e: &Event| {
         e.last_timestamp
@@ -176,7 +178,15 @@ fn pull_event<'a>(events: &'a [Event], init: bool, name: &str) -> Option<&'a str
                 .is_some_and(|m| m.starts_with("Failed to pull image"))
         })
         .max_by_key(|(i, e)| (when(e), *i))
-        .and_then(|(_, e)| e.message.as_deref())
+        .map(|(_, e)| e)
+}
+
+fn event_time(e: &Event) -> Option<k8s_openapi::jiff::Timestamp> {
+    e.last_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or(e.event_time.as_ref().map(|t| t.0))
+        .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0))
 }
 
 /// Names of containers in CrashLoopBackOff (callers fetch their previous logs).
@@ -250,6 +260,7 @@ pub fn diagnose(
             restart_count: cs.restart_count,
             exit_code: last_exit,
             last_log: last_log.clone(),
+            reported_at: None,
         };
         if matches!(
             reason.as_str(),
@@ -257,7 +268,9 @@ pub fn diagnose(
         ) {
             // ImagePullBackOff only says "Back-off pulling image": the cause
             // is in the last ErrImagePull message, i.e. the pod's events.
-            let from_event = pull_event(events, init, &cs.name);
+            let event = pull_event(events, init, &cs.name);
+            let from_event = event.and_then(|e| e.message.as_deref());
+            problem.reported_at = event.and_then(event_time);
             let (text, cause) = match classify_pull(&message) {
                 Some(c) if c != Cause::PullFailed || from_event.is_none() => (message.clone(), c),
                 _ => match from_event {
