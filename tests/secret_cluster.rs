@@ -710,3 +710,161 @@ fn kubeconfig_from_the_environment_and_context_selection() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_secret_of_another_type_is_explained() {
+    let api = ApiServer::start();
+    namespace(&api, "a", json!({}));
+    let (status, body) = api.0.http(
+        "POST",
+        "/api/v1/namespaces/a/secrets",
+        Some(
+            &json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": NAME, "namespace": "a"}, "data": {"k": "dg=="}}),
+        ),
+    );
+    assert!(status < 300, "{body}");
+    let out = secret(&api, Password::Env(PASSWORD), &["-n", "a"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap();
+    assert!(first.contains("field is immutable"), "{err}");
+    assert!(
+        first.ends_with(
+            "`kubectl -n a delete secret tingyun-image-secret` or choose another --name)"
+        ),
+        "{err}"
+    );
+    assert_eq!(api.get("secrets", "a", NAME).unwrap()["type"], "Opaque");
+}
+
+#[test]
+fn output_with_server_dry_run_prints_the_returned_objects() {
+    let api = ApiServer::start();
+    namespace(&api, "a", json!({}));
+    namespace(&api, "b", json!({}));
+    let out = secret(
+        &api,
+        Password::Env(PASSWORD),
+        &["-n", "a", "-n", "b", "--dry-run=server", "-o", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "new secrets are differences");
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["kind"], "List");
+    assert_eq!(v["items"][0]["metadata"]["namespace"], "a");
+    assert_eq!(v["items"][1]["metadata"]["namespace"], "b");
+    assert_eq!(
+        stderr(&out),
+        "secret/tingyun-image-secret created in namespace a (server dry run)\n\
+         secret/tingyun-image-secret created in namespace b (server dry run)\n"
+    );
+    assert!(api.get("secrets", "a", NAME).is_none());
+}
+
+#[test]
+fn injected_namespaces_refuses_what_it_cannot_resolve() {
+    let api = ApiServer::start();
+    namespace(&api, "shop", json!({}));
+    let mut istio = webhook_config(
+        "istio-sidecar-injector",
+        "sidecar-injector.istio.io",
+        json!({"namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}}),
+    );
+    istio["webhooks"][0]["clientConfig"]["service"] =
+        json!({"name": "istiod", "namespace": "istio-system"});
+    api.insert(istio);
+    let out = secret(
+        &api,
+        Password::Env(PASSWORD),
+        &["-n", "shop", "--injected-namespaces"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("no Tingyun injection webhook among the 1 MutatingWebhookConfigurations"),
+        "{}",
+        stderr(&out)
+    );
+    let mut everything = webhook_config(
+        "tingyun-agent-injector",
+        "inject.tingyun.com",
+        json!({"objectSelector": {}, "namespaceSelector": {}}),
+    );
+    everything["metadata"]["name"] = json!("tingyun-agent-injector");
+    api.insert(everything);
+    let out = secret(
+        &api,
+        Password::Env(PASSWORD),
+        &["-n", "shop", "--injected-namespaces"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("injects pods in every namespace; name the namespaces with -n instead"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        api.list("secrets", "")
+            .iter()
+            .all(|s| s["metadata"]["name"] != NAME)
+    );
+}
+
+#[test]
+fn an_unreachable_server_stops_after_the_first_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed when dropped
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\n\
+contexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\nusers:\n- name: u\n  user: {{token: t}}\n"),
+    )
+    .unwrap();
+    let out = support::bin()
+        .args([
+            "secret",
+            "--server",
+            SERVER,
+            "--username",
+            USER,
+            "-n",
+            "a",
+            "-n",
+            "b",
+            "-n",
+            "c",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .env("TINGYUN_REGISTRY_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "error: secret/tingyun-image-secret in namespace a: cannot reach the API server (get secrets in namespace a)"
+        ),
+        "{err}"
+    );
+    assert!(lines[0].to_lowercase().contains("refused"), "{err}");
+    assert_eq!(
+        lines[1],
+        format!(
+            "error: check that the API server http://127.0.0.1:{port} is reachable (kubectl cluster-info)"
+        )
+    );
+    assert_eq!(lines[2], "error: not tried: b, c");
+    assert_eq!(lines[3], "error: 3 of 3 namespaces failed");
+    assert_eq!(lines.len(), 4);
+}
