@@ -606,3 +606,48 @@ fn the_readme_flow_on_a_registry_that_needs_credentials() {
     assert_eq!(code(&o), 0, "{}", both(&o));
     assert!(stdout(&o).contains("daemonset.apps/tingyun-node-agent rolled out"));
 }
+
+#[test]
+fn ctrl_c_while_waiting_says_everything_was_applied() {
+    use std::io::BufRead as _;
+    let emu = Emulator::start(&pull_failure("http"));
+    let file = fresh(&emu, "t.yaml");
+    let mut child = support::bin()
+        .args([
+            "apply",
+            p(&file),
+            "--timeout",
+            "60s",
+            "--kubeconfig",
+            emu.kubeconfig_str(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("the wait starts").unwrap();
+        if line.starts_with("waiting up to 1m") {
+            break;
+        }
+    }
+    let start = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "Ctrl-C was ignored"
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted: all 10 objects were applied"),
+        "{err}"
+    );
+}

@@ -833,27 +833,43 @@ async fn apply_async(
     if opts.no_restart {
         return Ok(exit::OK);
     }
-    let plan = super::restart::plan(&applied);
-    let mut targets =
-        super::restart::execute(&conn.client, &plan, &opts.field_manager, &ctx.server).await?;
-    // Nothing to restart still means: check that the agent is Ready.
-    for w in applied.iter().filter_map(super::restart::workload_of) {
-        if !targets.contains(&w) {
-            targets.push(w);
+    // Ctrl-C from here on: everything is applied; say so instead of
+    // leaving the user guessing (the handler above keeps SIGINT from
+    // ending the process by itself).
+    let after_apply = async {
+        let plan = super::restart::plan(&applied);
+        let mut targets =
+            super::restart::execute(&conn.client, &plan, &opts.field_manager, &ctx.server).await?;
+        // Nothing to restart still means: check that the agent is Ready.
+        for w in applied.iter().filter_map(super::restart::workload_of) {
+            if !targets.contains(&w) {
+                targets.push(w);
+            }
+        }
+        if targets.is_empty() {
+            return Ok(exit::OK);
+        }
+        let tty = std::io::stderr().is_terminal();
+        let ok = super::wait::wait(
+            &conn.client,
+            &targets,
+            opts.timeout,
+            tty,
+            &ctx.server,
+            opts.connect.watch_timeout_secs(),
+        )
+        .await?;
+        Ok(if ok { exit::OK } else { exit::FAILURE })
+    };
+    tokio::select! {
+        r = after_apply => r,
+        _ = &mut interrupted => {
+            eprintln!(
+                "\ninterrupted: all {} objects were applied; the agent's restart/readiness was not awaited \
+                 (check with: kubectl -n NAMESPACE rollout status)",
+                applied.len()
+            );
+            Ok(130)
         }
     }
-    if targets.is_empty() {
-        return Ok(exit::OK);
-    }
-    let tty = std::io::stderr().is_terminal();
-    let ok = super::wait::wait(
-        &conn.client,
-        &targets,
-        opts.timeout,
-        tty,
-        &ctx.server,
-        opts.connect.watch_timeout_secs(),
-    )
-    .await?;
-    Ok(if ok { exit::OK } else { exit::FAILURE })
 }
