@@ -362,14 +362,10 @@ async fn check_one(
                 .filter(|(m, _)| !crate::k8s::conflict::is_kubectl_manager(m))
                 .collect();
             if !foreign.is_empty() || groups.is_empty() {
-                let who: Vec<String> = foreign
-                    .iter()
-                    .map(|(mgr, fields)| format!("\"{mgr}\" owns {}", fields.join(", ")))
-                    .collect();
-                let who = if who.is_empty() {
+                let who = if foreign.is_empty() {
                     status.message.clone()
                 } else {
-                    who.join("; ")
+                    crate::k8s::conflict::owners(&foreign)
                 };
                 return Err(CheckError::Object(format!(
                     "conflict: {who}. That tool manages the object: change the value there, \

@@ -103,6 +103,15 @@ pub fn by_manager(conflicts: &[Conflict]) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// `"helm" owns .spec.replicas; "argocd" owns .data.a, .data.b`
+pub fn owners(groups: &[&(String, Vec<String>)]) -> String {
+    groups
+        .iter()
+        .map(|(m, fields)| format!("\"{m}\" owns {}", fields.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// "took over 3 fields from kubectl-client-side-apply, 1 field from kubectl-edit"
 pub fn takeover_summary(groups: &[(String, Vec<String>)]) -> String {
     let parts: Vec<String> = groups
