@@ -323,8 +323,43 @@ fn the_upgrade_trap_is_caught() {
         sa(&emu)["imagePullSecrets"],
         json!([{"name": "tingyun-image-secret"}])
     );
-    // Patched with only --registry, the pull secrets would still go... unless
-    // patch's defaults keep them; the headline command keeps everything.
+    // A server dry run shows the same warning with the diff, and writes nothing.
+    let o = tingyun(&emu, &["apply", p(&download), "--dry-run=server"]);
+    assert_eq!(code(&o), 1, "{}", both(&o));
+    assert!(
+        stderr(&o).contains("without --allow-removal the apply will stop"),
+        "{}",
+        both(&o)
+    );
+    assert!(stdout(&o).contains("-imagePullSecrets:"), "{}", both(&o));
+    assert_no_writes(&emu, "the server dry run of the upgrade");
+    // The old README command (registry only): the pull secrets would go.
+    let o = tingyun(
+        &emu,
+        &[
+            "patch",
+            p(&download),
+            "--registry",
+            REGISTRY,
+            "--apply",
+            "--timeout",
+            "30s",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{}", both(&o));
+    assert!(
+        err.contains("(keep with --pull-secret=tingyun-image-secret)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(keep with --inject-pull-secret=tingyun-image-secret)"),
+        "{err}"
+    );
+    assert!(!err.contains("would move from"), "{err}");
+    assert_no_writes(&emu, "the refused upgrade");
+    // The headline command keeps everything.
+    let download = fresh(&emu, "download2.yaml");
     let o = tingyun(&emu, &headline(&download, &[]));
     assert_eq!(code(&o), 0, "{}", both(&o));
     // --allow-removal proceeds.

@@ -721,7 +721,13 @@ async fn apply_async(
         for l in &losses {
             let _ = writeln!(stderr, "{}", l.describe());
         }
-        if opts.allow_removal {
+        if dry_run {
+            let _ = writeln!(
+                stderr,
+                "warning: applying this would undo the private-registry setup of the live agent (above); \
+                 without --allow-removal the apply will stop"
+            );
+        } else if opts.allow_removal {
             let _ = writeln!(
                 stderr,
                 "warning: proceeding with these removals (--allow-removal)"
