@@ -664,7 +664,7 @@ fn ctrl_c_while_waiting_says_everything_was_applied() {
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     loop {
         let line = lines.next().expect("the wait starts").unwrap();
-        if line.starts_with("waiting up to 1m") {
+        if line.starts_with("waiting up to ") {
             break;
         }
     }
@@ -684,5 +684,33 @@ fn ctrl_c_while_waiting_says_everything_was_applied() {
     assert!(
         err.contains("interrupted: all 10 objects were applied"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_slow_cluster_never_holds_the_command_beyond_timeout_plus_request_timeout() {
+    // Every answer takes 0.4s: each request is within --request-timeout, but
+    // the whole apply would take far longer than --timeout.
+    let emu = Emulator::start("nodes: 1\nlatency: 0.4\n");
+    let file = fresh(&emu, "t.yaml");
+    let start = Instant::now();
+    let o = tingyun(
+        &emu,
+        &[
+            "apply",
+            p(&file),
+            "--timeout",
+            "2s",
+            "--request-timeout",
+            "1s",
+        ],
+    );
+    let took = start.elapsed();
+    assert_eq!(code(&o), 1, "{}", both(&o));
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(
+        stderr(&o).contains("gave up after 3s (--timeout plus --request-timeout)"),
+        "{}",
+        both(&o)
     );
 }

@@ -63,7 +63,22 @@ pub fn apply_text(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(apply_async(label, text, opts, server_dry_run));
+    // The whole command never runs longer than --timeout plus one
+    // --request-timeout (the wait gets what the apply left of --timeout).
+    let deadline = tokio::time::Instant::now() + opts.timeout;
+    let bound = opts.timeout + opts.connect.request_timeout;
+    let result = runtime.block_on(async {
+        match tokio::time::timeout(bound, apply_async(label, text, opts, server_dry_run, deadline))
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(anyhow::anyhow!(
+                "gave up after {:?} (--timeout plus --request-timeout): the cluster answers too slowly; \
+                 the objects reported above were applied",
+                bound
+            )),
+        }
+    });
     match result {
         Err(e) if server_dry_run => {
             eprintln!("{}", crate::error::render(&e));
@@ -557,6 +572,7 @@ async fn apply_async(
     text: &str,
     opts: &ApplyOpts,
     dry_run: bool,
+    deadline: tokio::time::Instant,
 ) -> anyhow::Result<i32> {
     let manifests = objects::apply_order(objects::parse(label, text)?);
     if manifests.is_empty() {
@@ -856,6 +872,7 @@ async fn apply_async(
             &conn.client,
             &targets,
             opts.timeout,
+            deadline,
             tty,
             &ctx.server,
             opts.connect.watch_timeout_secs(),

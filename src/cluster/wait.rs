@@ -261,6 +261,7 @@ pub async fn wait(
     client: &kube::Client,
     targets: &[Workload],
     timeout: Duration,
+    deadline: tokio::time::Instant,
     tty: bool,
     server: &str,
     watch_timeout_secs: u32,
@@ -305,13 +306,15 @@ pub async fn wait(
     let mut initialized = 0usize;
     let mut events = futures::stream::select_all(streams);
     let names: Vec<String> = targets.iter().map(Workload::display).collect();
+    // What is left of --timeout after applying (whole seconds, rounded up).
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now())
+        + Duration::from_millis(999);
     println!(
         "waiting up to {} for {} to become Ready",
-        human(timeout),
+        human(left.min(timeout)),
         names.join(", ")
     );
 
-    let deadline = tokio::time::Instant::now() + timeout;
     let mut seen = Seen::default();
     let mut last_line = String::new();
     let mut stderr = std::io::stderr();
