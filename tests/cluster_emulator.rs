@@ -244,6 +244,29 @@ fn kubectls_last_applied_stays_current() {
         .unwrap()
         .to_string();
     assert!(last.contains(&format!("{REGISTRY}/k8s-uniagent")), "{last}");
+    // Byte for byte what kubectl itself writes for this file, on every object.
+    let kubectl_view: Value = serde_json::from_str(&emu.kubectl_ok(&[
+        "apply",
+        "-f",
+        p(&file),
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let items = kubectl_view["items"].as_array().unwrap();
+    assert_eq!(items.len(), 10);
+    for want in items {
+        let kind = want["kind"].as_str().unwrap();
+        let ns = want["metadata"]["namespace"].as_str().unwrap_or("");
+        let name = want["metadata"]["name"].as_str().unwrap();
+        let live = emu.object(kind, ns, name).expect("stored");
+        assert_eq!(
+            live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+            want["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
+            "{kind}/{name}"
+        );
+    }
     // The user's next `kubectl apply -f` of the same file sees nothing to do.
     let out = emu.kubectl_ok(&["apply", "-f", p(&file)]);
     assert!(
