@@ -24,16 +24,23 @@ use crate::cli::{ApplyArgs, ApplyOpts, DryRun, exit};
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<i32> {
     let (label, text) = read_input(&args.file)?;
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    let tty = std::io::stderr().is_terminal();
     match args.dry_run {
         Some(DryRun::Client) => {
             let objects = objects::apply_order(objects::parse(&label, &text)?);
             for m in &objects {
-                println!("{} (client dry run: nothing sent)", m.display());
+                writeln!(out, "{} (client dry run: nothing sent)", m.display())?;
             }
             Ok(exit::OK)
         }
-        Some(DryRun::Server) => apply_text(&label, &text, &args.opts, true),
-        Some(DryRun::None) | None => apply_text(&label, &text, &args.opts, false),
+        Some(DryRun::Server) => {
+            apply_text(&label, &text, &args.opts, true, &mut out, &mut err, tty)
+        }
+        Some(DryRun::None) | None => {
+            apply_text(&label, &text, &args.opts, false, &mut out, &mut err, tty)
+        }
     }
 }
 
@@ -51,13 +58,17 @@ fn read_input(file: &str) -> anyhow::Result<(String, String)> {
 
 /// Apply already-read manifest text (used by `patch --apply`).
 /// `label` names the source in messages (a path or `<stdin>`).
-/// Returns the exit code; with `server_dry_run`, errors are printed here and
-/// give exit code 2 (1 means "there are differences").
+/// Returns the exit code; with `server_dry_run`, errors are written to `err`
+/// and give exit code 2 (1 means "there are differences"). Reports go to
+/// `out`, problems and progress to `err` (`tty`: `err` is a terminal).
 pub fn apply_text(
     label: &str,
     text: &str,
     opts: &ApplyOpts,
     server_dry_run: bool,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+    tty: bool,
 ) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -68,8 +79,12 @@ pub fn apply_text(
     let deadline = tokio::time::Instant::now() + opts.timeout;
     let bound = opts.timeout + opts.connect.request_timeout;
     let result = runtime.block_on(async {
-        match tokio::time::timeout(bound, apply_async(label, text, opts, server_dry_run, deadline))
-            .await
+        let io = Io { out: &mut *out, err: &mut *err, tty };
+        match tokio::time::timeout(
+            bound,
+            apply_async(label, text, opts, server_dry_run, deadline, io),
+        )
+        .await
         {
             Ok(r) => r,
             Err(_) => Err(anyhow::anyhow!(
@@ -81,7 +96,7 @@ pub fn apply_text(
     });
     match result {
         Err(e) if server_dry_run => {
-            eprintln!("{}", crate::error::render(&e));
+            writeln!(err, "{}", crate::error::render(&e))?;
             Ok(exit::USAGE)
         }
         other => other,
@@ -573,7 +588,13 @@ async fn apply_async(
     opts: &ApplyOpts,
     dry_run: bool,
     deadline: tokio::time::Instant,
+    io: Io<'_>,
 ) -> anyhow::Result<i32> {
+    let Io {
+        out: stdout,
+        err: stderr,
+        tty,
+    } = io;
     let manifests = objects::apply_order(objects::parse(label, text)?);
     if manifests.is_empty() {
         anyhow::bail!("{label}: no Kubernetes objects to apply");
@@ -613,8 +634,6 @@ async fn apply_async(
         groups: HashMap::new(),
         from_crds: created_here.crds.clone(),
     };
-    let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr().lock();
 
     // 1. Dry-run every object on the server before writing anything: either
     //    all of them can be applied or none is.
@@ -758,7 +777,7 @@ async fn apply_async(
             return Ok(if dry_run { exit::USAGE } else { exit::FAILURE });
         }
     }
-    warn_missing_secrets(&ctx, &checked, &mut stderr).await;
+    warn_missing_secrets(&ctx, &checked, &mut *stderr).await;
 
     for c in &checked {
         if !c.takeover.is_empty() {
@@ -845,8 +864,6 @@ async fn apply_async(
         }
     }
     let _ = stdout.flush();
-    drop(stdout);
-    drop(stderr);
 
     if opts.no_restart {
         return Ok(exit::OK);
@@ -856,8 +873,14 @@ async fn apply_async(
     // ending the process by itself).
     let after_apply = async {
         let plan = super::restart::plan(&applied);
-        let mut targets =
-            super::restart::execute(&conn.client, &plan, &opts.field_manager, &ctx.server).await?;
+        let mut targets = super::restart::execute(
+            &conn.client,
+            &plan,
+            &opts.field_manager,
+            &ctx.server,
+            &mut *stdout,
+        )
+        .await?;
         // Nothing to restart still means: check that the agent is Ready.
         for w in applied.iter().filter_map(super::restart::workload_of) {
             if !targets.contains(&w) {
@@ -867,28 +890,49 @@ async fn apply_async(
         if targets.is_empty() {
             return Ok(exit::OK);
         }
-        let tty = std::io::stderr().is_terminal();
         let ok = super::wait::wait(
             &conn.client,
             &targets,
-            opts.timeout,
-            deadline,
-            tty,
+            super::wait::Limits {
+                timeout: opts.timeout,
+                deadline,
+                watch_timeout_secs: opts.connect.watch_timeout_secs(),
+            },
             &ctx.server,
-            opts.connect.watch_timeout_secs(),
+            super::wait::Io {
+                out: &mut *stdout,
+                err: &mut *stderr,
+                tty,
+            },
         )
         .await?;
         Ok(if ok { exit::OK } else { exit::FAILURE })
     };
-    tokio::select! {
-        r = after_apply => r,
-        _ = &mut interrupted => {
-            eprintln!(
+    let finished = {
+        tokio::pin!(after_apply);
+        tokio::select! {
+            r = &mut after_apply => Some(r),
+            _ = &mut interrupted => None,
+        }
+    };
+    match finished {
+        Some(r) => r,
+        None => {
+            writeln!(
+                stderr,
                 "\ninterrupted: all {} objects were applied; the agent's restart/readiness was not awaited \
                  (check with: kubectl -n NAMESPACE rollout status)",
                 applied.len()
-            );
+            )?;
             Ok(130)
         }
     }
+}
+
+/// Where the command's report and its problems/progress go.
+pub struct Io<'a> {
+    pub out: &'a mut dyn std::io::Write,
+    pub err: &'a mut dyn std::io::Write,
+    /// `err` is a terminal (progress redraws one line).
+    pub tty: bool,
 }

@@ -2,7 +2,7 @@
 //! with a one-line progress display on a terminal and plain lines otherwise.
 //! On timeout, say per pod why it is not Ready.
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::Write;
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -255,17 +255,43 @@ fn human(d: Duration) -> String {
     }
 }
 
+/// How long to wait.
+pub struct Limits {
+    /// `--timeout`, for messages.
+    pub timeout: Duration,
+    /// When to give up.
+    pub deadline: tokio::time::Instant,
+    /// Server-side timeout of each watch request.
+    pub watch_timeout_secs: u32,
+}
+
+/// Where results (`out`) and progress and problems (`err`) go.
+pub struct Io<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    /// `err` is a terminal: progress redraws one line.
+    pub tty: bool,
+}
+
 /// Wait for `targets` to roll out. Ok(true) when all are Ready, Ok(false) on
-/// timeout (the reasons are printed).
+/// timeout or when a pod cannot recover by itself (the reasons are written).
 pub async fn wait(
     client: &kube::Client,
     targets: &[Workload],
-    timeout: Duration,
-    deadline: tokio::time::Instant,
-    tty: bool,
+    limits: Limits,
     server: &str,
-    watch_timeout_secs: u32,
+    io: Io<'_>,
 ) -> anyhow::Result<bool> {
+    let Limits {
+        timeout,
+        deadline,
+        watch_timeout_secs,
+    } = limits;
+    let Io {
+        out,
+        err: stderr,
+        tty,
+    } = io;
     let mut namespaces: Vec<&str> = targets.iter().map(|w| w.namespace.as_str()).collect();
     namespaces.sort();
     namespaces.dedup();
@@ -309,15 +335,15 @@ pub async fn wait(
     // What is left of --timeout after applying (whole seconds, rounded up).
     let left = deadline.saturating_duration_since(tokio::time::Instant::now())
         + Duration::from_millis(999);
-    println!(
+    writeln!(
+        out,
         "waiting up to {} for {} to become Ready",
         human(left.min(timeout)),
         names.join(", ")
-    );
+    )?;
 
     let mut seen = Seen::default();
     let mut last_line = String::new();
-    let mut stderr = std::io::stderr();
     let started = k8s_openapi::jiff::Timestamp::now();
     let mut diagnosed: std::collections::BTreeSet<(String, String)> = Default::default();
     let mut arch_cache: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -386,7 +412,7 @@ pub async fn wait(
                 let _ = write!(stderr, "\r\x1b[2K");
             }
             for w in targets {
-                println!("{} rolled out: new pods Ready", w.display());
+                writeln!(out, "{} rolled out: new pods Ready", w.display())?;
             }
             return Ok(true);
         }
@@ -427,7 +453,7 @@ pub async fn wait(
             if tty && !last_line.is_empty() {
                 let _ = writeln!(stderr);
             }
-            report_failure(client, &seen, targets, None, &mut arch_cache).await;
+            report_failure(client, &seen, targets, None, &mut arch_cache, &mut *stderr).await;
             return Ok(false);
         }
         let line = progress_line(&seen, targets);
@@ -444,7 +470,15 @@ pub async fn wait(
     if tty && !last_line.is_empty() {
         let _ = writeln!(stderr);
     }
-    report_failure(client, &seen, targets, Some(timeout), &mut arch_cache).await;
+    report_failure(
+        client,
+        &seen,
+        targets,
+        Some(timeout),
+        &mut arch_cache,
+        &mut *stderr,
+    )
+    .await;
     Ok(false)
 }
 
@@ -582,7 +616,7 @@ pub async fn diagnose_pod(
 }
 
 /// Render a pod report: per container the kubelet's words, the class and the fix.
-pub fn render_report(r: &PodReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+pub fn render_report(r: &PodReport, out: &mut dyn Write) -> std::io::Result<()> {
     let node = r.node.as_deref().unwrap_or("(not scheduled)");
     let arch = r
         .arch
@@ -640,6 +674,7 @@ async fn report_failure(
     targets: &[Workload],
     timeout: Option<Duration>,
     arch_cache: &mut BTreeMap<String, Option<String>>,
+    err: &mut dyn Write,
 ) {
     let pending: Vec<&Workload> = targets
         .iter()
@@ -647,17 +682,19 @@ async fn report_failure(
         .collect();
     let names: Vec<String> = pending.iter().map(|w| w.display()).collect();
     match timeout {
-        Some(t) => eprintln!(
+        Some(t) => writeln!(
+            err,
             "error: timed out after {} waiting for {} to become Ready",
             human(t),
             names.join(", ")
         ),
-        None => eprintln!(
+        None => writeln!(
+            err,
             "error: {} cannot become Ready: a pod is in a state that does not recover by itself (stopped waiting)",
             names.join(", ")
         ),
     }
-    let mut err = std::io::stderr().lock();
+    .ok();
     for w in pending {
         let (ready, want) = seen
             .progress(w)
@@ -694,7 +731,7 @@ async fn report_failure(
                     .unwrap_or_else(|| "none".into());
                 let _ = writeln!(err, "    pod/{name}: {}; last event: {ev}", pod_problem(p));
             } else {
-                let _ = render_report(&report, &mut err);
+                let _ = render_report(&report, err);
             }
         }
     }

@@ -217,6 +217,9 @@ pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
             &outcome.output,
             &opts,
             args.dry_run == Some(DryRun::Server),
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
         );
     }
     Ok(crate::cli::exit::OK)
