@@ -117,8 +117,9 @@ pub struct PatchArgs {
     #[arg(long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
 
-    /// Write nothing; print a unified diff of what would change.
-    /// With --apply, `--dry-run=server` diffs against the live cluster.
+    /// Write nothing; print a unified diff of what would change. With --apply,
+    /// `--dry-run` (= client) sends nothing to the cluster and `--dry-run=server`
+    /// diffs against the live cluster (only dryRun requests).
     #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true,
           default_missing_value = "client")]
     pub dry_run: Option<DryRun>,
@@ -210,7 +211,8 @@ pub struct SecretArgs {
     #[arg(long, value_name = "NAME", default_value = DEFAULT_SECRET_NAME)]
     pub name: String,
 
-    /// `--dry-run` (client) prints the Secret and contacts no cluster; `server` asks the API server.
+    /// `--dry-run` (client) prints the Secret and contacts no cluster; `server` asks the API
+    /// server (only dryRun requests; exit 1 when something would change).
     #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true,
           default_missing_value = "client")]
     pub dry_run: Option<DryRun>,

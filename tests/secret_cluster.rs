@@ -786,6 +786,13 @@ fn injected_namespaces_refuses_what_it_cannot_resolve() {
         "{}",
         stderr(&out)
     );
+    // The same error in a server dry run: exit 2 (1 would mean "differences").
+    let out = secret(
+        &api,
+        Password::Env(PASSWORD),
+        &["-n", "shop", "--injected-namespaces", "--dry-run=server"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let mut everything = webhook_config(
         "tingyun-agent-injector",
         "inject.tingyun.com",

@@ -584,7 +584,7 @@ pub fn run(args: &SecretArgs) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let conn = args.connect.connect().await?;
         let mut out = std::io::stdout().lock();
         let mut err = std::io::stderr().lock();
@@ -597,7 +597,15 @@ pub fn run(args: &SecretArgs) -> anyhow::Result<i32> {
             &mut err,
         )
         .await
-    })
+    });
+    match result {
+        // `--dry-run=server` keeps exit 1 for "there are differences".
+        Err(e) if plan.server_dry_run => {
+            eprintln!("{}", crate::error::render(&e));
+            Ok(crate::cli::exit::USAGE)
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]
