@@ -737,3 +737,34 @@ fn a_slow_cluster_never_holds_the_command_beyond_timeout_plus_request_timeout() 
         both(&o)
     );
 }
+
+#[test]
+fn a_wrong_registry_password_is_named_as_such() {
+    let scenario = "nodes: 1\nreadyDelay: 0.2\nregistryAuth:\n  - host: harbor.example.com\n    username: robot\n    password: right\n";
+    let emu = Emulator::start(scenario);
+    emu.kubectl_ok(&["create", "namespace", "tingyun"]);
+    let o = tingyun_env(
+        &emu,
+        &[
+            "secret",
+            "--server",
+            "harbor.example.com",
+            "--username",
+            "robot",
+            "-n",
+            "tingyun",
+        ],
+        &[("TINGYUN_REGISTRY_PASSWORD", "p4ss-Wr0ng")],
+    );
+    assert_eq!(code(&o), 0, "{}", both(&o));
+    let file = fresh(&emu, "t.yaml");
+    let o = tingyun(&emu, &headline(&file, &[]));
+    let out = both(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(out.contains("stopped waiting"), "{out}");
+    assert!(
+        out.contains("harbor.example.com refused the credentials of pull secret tingyun-image-secret in namespace \"tingyun\""),
+        "{out}"
+    );
+    assert!(!out.contains("p4ss-Wr0ng"), "the password is printed: {out}");
+}

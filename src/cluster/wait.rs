@@ -558,6 +558,8 @@ pub struct PodReport {
     pub problems: Vec<ContainerProblem>,
     /// The kubelet's FailedToRetrieveImagePullSecret message, if any.
     pub missing_secret: Option<String>,
+    /// The pod's imagePullSecrets.
+    pub pull_secrets: Vec<String>,
 }
 
 /// Read what the kubelet says about a pod (events, previous logs of crashing
@@ -608,6 +610,7 @@ pub async fn diagnose_pod(
     PodReport {
         problems: pod_problem::diagnose(pod, &events, &logs),
         missing_secret: pod_problem::missing_pull_secret(&events),
+        pull_secrets: pod_problem::pull_secret_names(pod),
         name,
         namespace,
         node,
@@ -657,7 +660,16 @@ pub fn render_report(r: &PodReport, out: &mut dyn Write) -> std::io::Result<()> 
         writeln!(
             out,
             "      fix: {}",
-            pod_problem::fix(p, &r.namespace, node, r.arch.as_deref())
+            pod_problem::fix(
+                p,
+                &pod_problem::PodContext {
+                    namespace: &r.namespace,
+                    node,
+                    arch: r.arch.as_deref(),
+                    pull_secrets: &r.pull_secrets,
+                    secret_missing: r.missing_secret.is_some(),
+                }
+            )
         )?;
     }
     if let Some(m) = &r.missing_secret {

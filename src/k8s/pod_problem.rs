@@ -314,11 +314,43 @@ pub fn missing_pull_secret(events: &[Event]) -> Option<String> {
         .next_back()
 }
 
+/// Where the failing pod runs and what it pulls with.
+#[derive(Debug, Clone, Copy)]
+pub struct PodContext<'a> {
+    pub namespace: &'a str,
+    pub node: &'a str,
+    pub arch: Option<&'a str>,
+    /// The pod's `imagePullSecrets` names.
+    pub pull_secrets: &'a [String],
+    /// The kubelet said some of them do not exist (FailedToRetrieveImagePullSecret).
+    pub secret_missing: bool,
+}
+
+/// The pod's `imagePullSecrets` names.
+pub fn pull_secret_names(pod: &Pod) -> Vec<String> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.image_pull_secrets.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|r| r.name.clone())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 /// The fix, in one line.
-pub fn fix(p: &ContainerProblem, namespace: &str, node: &str, arch: Option<&str>) -> String {
+pub fn fix(p: &ContainerProblem, cx: &PodContext) -> String {
+    let (namespace, node) = (cx.namespace, cx.node);
     let host = image_host(&p.image);
-    let arch = arch.unwrap_or("its architecture");
+    let arch = cx.arch.unwrap_or("its architecture");
     match p.cause {
+        Cause::Unauthorized if !cx.pull_secrets.is_empty() && !cx.secret_missing => format!(
+            "{host} refused the credentials of pull secret {} in namespace \"{namespace}\": \
+             re-create it with the right user and password \
+             (kubectl tingyun secret --server {host} --username USER --password-stdin -n {namespace} --name {})",
+            cx.pull_secrets.join(", "),
+            cx.pull_secrets[0]
+        ),
         Cause::Unauthorized => format!(
             "create the pull secret for {host} in namespace \"{namespace}\" \
              (kubectl tingyun secret --server {host} --username USER --password-stdin -n {namespace}) \
@@ -451,11 +483,44 @@ mod tests {
         assert_eq!(f.cause, Cause::Unauthorized);
         assert_eq!(f.message, UNAUTHORIZED);
         assert!(f.unrecoverable());
-        let fix = fix(f, "tingyun", "node-2", Some("amd64"));
+        let none: Vec<String> = vec![];
+        let cx = PodContext {
+            namespace: "tingyun",
+            node: "node-2",
+            arch: Some("amd64"),
+            pull_secrets: &none,
+            secret_missing: false,
+        };
+        let text = fix(f, &cx);
         assert!(
-            fix.contains("namespace \"tingyun\"") && fix.contains("--server harbor.example.com"),
-            "{fix}"
+            text.contains("create the pull secret")
+                && text.contains("namespace \"tingyun\"")
+                && text.contains("--server harbor.example.com"),
+            "{text}"
         );
+        // The pod names a secret that exists: its credentials are wrong.
+        let named = vec!["pull".to_string()];
+        let text = fix(
+            f,
+            &PodContext {
+                pull_secrets: &named,
+                ..cx
+            },
+        );
+        assert!(
+            text.contains("refused the credentials of pull secret pull")
+                && text.contains("--name pull"),
+            "{text}"
+        );
+        let text = fix(
+            f,
+            &PodContext {
+                pull_secrets: &named,
+                secret_missing: true,
+                ..cx
+            },
+        );
+        assert!(text.contains("create the pull secret"), "{text}");
         // Without events, still a pull problem, and not called unrecoverable.
         let found = diagnose(&p, &[], &BTreeMap::new());
         assert_eq!(found[0].cause, Cause::PullFailed);
@@ -472,7 +537,14 @@ mod tests {
         let f = &diagnose(&p, &[], &BTreeMap::new())[0];
         assert_eq!(f.cause, Cause::HttpOnlyRegistry);
         assert!(!f.unrecoverable());
-        assert!(fix(f, "tingyun", "n", None).contains("--http-registry"));
+        let cx = PodContext {
+            namespace: "tingyun",
+            node: "n",
+            arch: None,
+            pull_secrets: &[],
+            secret_missing: false,
+        };
+        assert!(fix(f, &cx).contains("--http-registry"));
     }
 
     #[test]
@@ -493,7 +565,14 @@ mod tests {
         assert_eq!(f.exit_code, Some(255));
         assert_eq!(f.restart_count, 4);
         assert!(f.unrecoverable());
-        assert!(fix(f, "tingyun", "node-2", Some("arm64")).contains("linux/arm64"));
+        let cx = PodContext {
+            namespace: "tingyun",
+            node: "node-2",
+            arch: Some("arm64"),
+            pull_secrets: &[],
+            secret_missing: false,
+        };
+        assert!(fix(f, &cx).contains("linux/arm64"));
         // Same crash with an ordinary log: a crash loop.
         let f = &diagnose(&p, &[], &BTreeMap::new())[0];
         assert_eq!(f.cause, Cause::CrashLoop);
