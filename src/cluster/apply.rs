@@ -635,6 +635,15 @@ async fn apply_async(
         from_crds: created_here.crds.clone(),
     };
 
+    // Ctrl-C is ours from here on (a real apply): it is answered between
+    // objects with what was applied. Polled once so the handler is in place
+    // before the first write.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    if !dry_run {
+        let _ = futures::FutureExt::now_or_never(&mut interrupted);
+    }
+
     // 1. Dry-run every object on the server before writing anything: either
     //    all of them can be applied or none is.
     let mut checked: Vec<Checked> = Vec::new();
@@ -819,8 +828,6 @@ async fn apply_async(
 
     // 3. Apply for real, in order. Ctrl-C lists what was already applied.
     let mut applied: Vec<Applied> = Vec::new();
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
     for (i, c) in checked.iter().enumerate() {
         if let Some(a) = pre_applied.remove(&i) {
             let _ = writeln!(stdout, "{} {}", c.manifest.display(), a.outcome());
