@@ -24,6 +24,17 @@ pub struct Failure {
 pub fn classify(err: &kube::Error, attempt: &Attempt, server: &str) -> Failure {
     match err {
         kube::Error::Api(status) => classify_status(status, attempt, server),
+        kube::Error::HyperError(_) | kube::Error::Service(_)
+            if root_cause(err).contains("timed out") =>
+        {
+            Failure {
+                message: format!(
+                    "the Kubernetes API server at {server} did not answer within --request-timeout; \
+                     check the cluster's health, or raise --request-timeout"
+                ),
+                fatal: true,
+            }
+        }
         kube::Error::HyperError(_) | kube::Error::Service(_) => Failure {
             message: format!(
                 "cannot reach the Kubernetes API server at {server}: {}; check that the cluster is running and that --kubeconfig/--context point at it",
