@@ -37,8 +37,8 @@ kubectl tingyun patch tingyunagent.yaml --registry harbor.example.com/apm --dry-
 # Create the pull secret in the agent namespace and a business namespace\n  \
 printf '%s' \"$TOKEN\" | kubectl tingyun secret --server harbor.example.com \\\n      \
 --username 'robot$tingyun+pull' --password-stdin -n tingyun -n shop\n\n  \
-# Patch, apply and restart the agent, waiting until it is Ready\n  \
-kubectl tingyun patch tingyunagent.yaml --registry harbor.example.com/apm --apply"
+# Patch (keeping the pull secrets), apply and restart the agent, waiting until it is Ready\n  \
+kubectl tingyun patch tingyunagent.yaml --registry harbor.example.com/apm --pull-secret --inject-pull-secret --apply"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -117,8 +117,9 @@ pub struct PatchArgs {
     #[arg(long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
 
-    /// Write nothing; print a unified diff of what would change.
-    /// With --apply, `--dry-run=server` diffs against the live cluster.
+    /// Write nothing; print a unified diff of what would change. With --apply,
+    /// `--dry-run` (= client) sends nothing to the cluster and `--dry-run=server`
+    /// diffs against the live cluster (only dryRun requests).
     #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true,
           default_missing_value = "client")]
     pub dry_run: Option<DryRun>,
@@ -157,9 +158,21 @@ pub struct ApplyOpts {
     #[arg(long, value_name = "NAME", default_value = "kubectl-tingyun")]
     pub field_manager: String,
 
-    /// Take ownership of fields managed by others instead of failing on conflicts.
+    /// Take ownership of fields managed by other tools (Helm, Argo CD, an
+    /// operator) instead of stopping. Fields of kubectl's own managers
+    /// (a hand-made install) are taken over without this flag.
     #[arg(long)]
     pub force_conflicts: bool,
+
+    /// Proceed even when the apply removes imagePullSecrets that the live
+    /// ServiceAccount or mutate.yaml has, or moves images to another registry.
+    #[arg(long)]
+    pub allow_removal: bool,
+
+    /// The registry `patch --registry` moved the images to (not a flag: a
+    /// move there is intended, not a loss).
+    #[arg(skip)]
+    pub intended_registry: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -198,7 +211,8 @@ pub struct SecretArgs {
     #[arg(long, value_name = "NAME", default_value = DEFAULT_SECRET_NAME)]
     pub name: String,
 
-    /// `--dry-run` (client) prints the Secret and contacts no cluster; `server` asks the API server.
+    /// `--dry-run` (client) prints the Secret and contacts no cluster; `server` asks the API
+    /// server (only dryRun requests; exit 1 when something would change).
     #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true,
           default_missing_value = "client")]
     pub dry_run: Option<DryRun>,
@@ -228,9 +242,10 @@ pub struct ApplyArgs {
     /// The manifest to apply; `-` reads standard input.
     pub file: String,
 
+    /// `--dry-run` (= client) lists the objects and contacts no cluster;
     /// `--dry-run=server` prints a diff of live vs merged objects (exit 1 when they differ).
     #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, require_equals = true,
-          default_missing_value = "server")]
+          default_missing_value = "client")]
     pub dry_run: Option<DryRun>,
 
     #[command(flatten)]

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod diff;
 pub mod error;
 pub mod image;
+pub mod k8s;
 pub mod names;
 pub mod patch;
 pub mod source;

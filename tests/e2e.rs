@@ -97,6 +97,7 @@ impl Cluster {
         let args = kubectl_tingyun::cluster::connect::ConnectArgs {
             kubeconfig: Some(self.kubeconfig.clone()),
             context: self.context.clone(),
+            ..Default::default()
         };
         args.connect()
             .await

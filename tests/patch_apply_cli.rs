@@ -1,15 +1,19 @@
-//! `kubectl tingyun patch FILE --apply` end to end against the loopback
-//! API-server stand-in: the file is edited, every object applied, the agent
+//! `kubectl tingyun patch FILE --apply` end to end against the shared
+//! kube-emulator: the file is edited, every object applied, the agent
 //! restarted and waited for; with `--dry-run=server` nothing is written.
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use support::apiserver::{ApiServer, Recorded};
+use serde_json::Value;
+use support::emulator::Emulator;
 use support::{stderr, stdout};
 
 const FIXTURE: &str = "tingyunagent.yaml";
+const SA: &str = "/api/v1/namespaces/tingyun/serviceaccounts/tingyun-k8s-monitor";
+const CM: &str = "/api/v1/namespaces/tingyun/configmaps/tingyun-agent-config";
+const DEPLOY: &str = "/apis/apps/v1/namespaces/tingyun/deployments/tingyun-agent";
 
 /// The guide's two edits, spelled out independently of the patch engine.
 /// The ServiceAccount's item is written in the file's own sequence style
@@ -28,28 +32,38 @@ fn guide_edits(text: &str) -> String {
     both
 }
 
-fn run(api: &ApiServer, args: &[&str]) -> Output {
-    let mut cmd = support::bin();
-    cmd.args(args)
-        .arg("--kubeconfig")
-        .arg(api.kubeconfig())
-        .stdin(std::process::Stdio::null());
-    cmd.output().expect("run kubectl-tingyun")
+fn run(emu: &Emulator, args: &[&str]) -> Output {
+    emu.tingyun(args)
 }
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A cluster where the unedited fixture is installed and its pods are Ready;
-/// new pods come up Ready by themselves. Returns the stand-in and a fresh
-/// copy of the unedited file.
-fn installed() -> (ApiServer, PathBuf) {
-    let api = ApiServer::start();
-    api.enable_controller();
-    api.set_auto_ready(true);
-    let file = support::fixture_copy(api.dir(), FIXTURE);
-    let out = run(&api, &["apply", path(&file), "--timeout", "20s"]);
+fn pod_names(emu: &Emulator) -> Vec<String> {
+    emu.get("/api/v1/namespaces/tingyun/pods")["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Paths of the merge patches (rollout restarts) in the request log.
+fn merge_patches(emu: &Emulator) -> Vec<String> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r["method"] == "PATCH" && r["contentType"] == "application/merge-patch+json")
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A cluster where the unedited fixture is installed and its pods are Ready.
+/// Returns the emulator and a fresh copy of the unedited file.
+fn installed() -> (Emulator, PathBuf) {
+    let emu = Emulator::start("nodes: 1\nreadyDelay: 0.2\n");
+    let file = emu.fixture(FIXTURE, FIXTURE);
+    let out = run(&emu, &["apply", path(&file), "--timeout", "20s"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -57,21 +71,19 @@ fn installed() -> (ApiServer, PathBuf) {
         stdout(&out),
         stderr(&out)
     );
-    let sa = api
-        .get("serviceaccounts", "tingyun", "tingyun-k8s-monitor")
-        .expect("service account");
+    let sa = emu.get(SA);
     assert!(sa.get("imagePullSecrets").is_none(), "{sa}");
-    (api, file)
+    emu.clear_requests();
+    (emu, file)
 }
 
 #[test]
 fn patch_apply_edits_the_file_applies_everything_and_restarts_the_agent() {
-    let (api, file) = installed();
+    let (emu, file) = installed();
     let original = std::fs::read_to_string(&file).unwrap();
-    let old_pods = api.pod_names("tingyun");
-    let requests_before = api.requests().len();
+    let old_pods = pod_names(&emu);
 
-    let out = run(&api, &["patch", path(&file), "--apply", "--timeout", "20s"]);
+    let out = run(&emu, &["patch", path(&file), "--apply", "--timeout", "20s"]);
     let (so, se) = (stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(0), "{so}{se}");
 
@@ -82,15 +94,14 @@ fn patch_apply_edits_the_file_applies_everything_and_restarts_the_agent() {
     );
 
     // Every object in the file was applied with server-side apply.
-    let later: Vec<Recorded> = api.requests()[requests_before..].to_vec();
-    let applies: Vec<&Recorded> = later
-        .iter()
-        .filter(|r| r.method == "PATCH" && r.content_type == "application/apply-patch+yaml")
+    let applies: Vec<Value> = emu
+        .writes()
+        .into_iter()
+        .filter(|r| r["method"] == "PATCH" && r["contentType"] == "application/apply-patch+yaml")
         .collect();
     assert_eq!(applies.len(), 10, "{applies:#?}");
     for r in &applies {
-        assert_eq!(r.param("fieldManager").as_deref(), Some("kubectl-tingyun"));
-        assert_eq!(r.param("dryRun"), None);
+        assert_eq!(r["query"]["fieldManager"], "kubectl-tingyun");
     }
     assert!(
         so.contains("serviceaccount/tingyun-k8s-monitor serverside-applied"),
@@ -106,17 +117,13 @@ fn patch_apply_edits_the_file_applies_everything_and_restarts_the_agent() {
     );
 
     // What the cluster now holds.
-    let sa = api
-        .get("serviceaccounts", "tingyun", "tingyun-k8s-monitor")
-        .unwrap();
+    let sa = emu.get(SA);
     assert_eq!(
         sa["imagePullSecrets"],
         serde_json::json!([{"name": "tingyun-image-secret"}]),
         "{sa}"
     );
-    let cm = api
-        .get("configmaps", "tingyun", "tingyun-agent-config")
-        .unwrap();
+    let cm = emu.get(CM);
     let mutate = cm["data"]["mutate.yaml"].as_str().unwrap();
     assert!(
         mutate.starts_with("imagePullSecrets:\n- name: tingyun-image-secret\ninitContainers:\n"),
@@ -125,15 +132,13 @@ fn patch_apply_edits_the_file_applies_everything_and_restarts_the_agent() {
     assert!(!mutate.contains("#imagePullSecrets"), "{mutate}");
 
     // The agent was restarted and its new pods waited for.
-    let dep = api
-        .get("deployments.apps", "tingyun", "tingyun-agent")
-        .unwrap();
+    let dep = emu.get(DEPLOY);
     assert!(
         dep["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
             .is_string(),
         "{dep}"
     );
-    let restarted: Vec<String> = api.merge_patches().into_iter().map(|r| r.path).collect();
+    let restarted: Vec<String> = merge_patches(&emu);
     assert!(
         restarted
             .contains(&"/apis/apps/v1/namespaces/tingyun/deployments/tingyun-agent".to_string()),
@@ -147,7 +152,7 @@ fn patch_apply_edits_the_file_applies_everything_and_restarts_the_agent() {
         so.contains("deployment.apps/tingyun-agent rolled out: new pods Ready"),
         "{so}"
     );
-    let pods = api.pod_names("tingyun");
+    let pods = pod_names(&emu);
     assert!(
         pods.iter()
             .any(|p| p.starts_with("tingyun-agent-") && !old_pods.contains(p)),
@@ -155,30 +160,25 @@ fn patch_apply_edits_the_file_applies_everything_and_restarts_the_agent() {
     );
 
     // Running it again: the file is up to date, nothing changes, nothing restarts.
-    let restarts_before = api.merge_patches().len();
+    let restarts_before = merge_patches(&emu).len();
     let edited = std::fs::read(&file).unwrap();
-    let out = run(&api, &["patch", path(&file), "--apply", "--timeout", "20s"]);
+    let out = run(&emu, &["patch", path(&file), "--apply", "--timeout", "20s"]);
     let so = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{so}{}", stderr(&out));
     assert_eq!(std::fs::read(&file).unwrap(), edited);
     assert_eq!(so.matches(" unchanged\n").count(), 10, "{so}");
-    assert_eq!(api.merge_patches().len(), restarts_before);
+    assert_eq!(merge_patches(&emu).len(), restarts_before);
 }
 
 #[test]
 fn patch_server_dry_run_apply_writes_nothing_and_shows_the_diff() {
-    let (api, file) = installed();
+    let (emu, file) = installed();
     let original = std::fs::read(&file).unwrap();
-    let sa_before = api
-        .get("serviceaccounts", "tingyun", "tingyun-k8s-monitor")
-        .unwrap();
-    let cm_before = api
-        .get("configmaps", "tingyun", "tingyun-agent-config")
-        .unwrap();
-    let requests_before = api.requests().len();
+    let sa_before = emu.get(SA);
+    let cm_before = emu.get(CM);
 
     let out = run(
-        &api,
+        &emu,
         &[
             "patch",
             path(&file),
@@ -220,36 +220,21 @@ fn patch_server_dry_run_apply_writes_nothing_and_shows_the_diff() {
     assert!(!so.contains("Deployment"), "{so}");
 
     // Every write was a dry run; nothing stored, nothing restarted or deleted.
-    let later = &api.requests()[requests_before..];
-    assert!(
-        later
-            .iter()
-            .filter(|r| r.method != "GET")
-            .all(|r| r.method == "PATCH" && r.param("dryRun").as_deref() == Some("All")),
-        "{later:#?}"
-    );
-    assert_eq!(
-        api.get("serviceaccounts", "tingyun", "tingyun-k8s-monitor")
-            .unwrap(),
-        sa_before
-    );
-    assert_eq!(
-        api.get("configmaps", "tingyun", "tingyun-agent-config")
-            .unwrap(),
-        cm_before
-    );
-    assert!(api.merge_patches().is_empty());
+    assert!(emu.writes().is_empty(), "{:#?}", emu.writes());
+    assert_eq!(emu.get(SA), sa_before);
+    assert_eq!(emu.get(CM), cm_before);
+    assert!(merge_patches(&emu).is_empty());
 }
 
 /// As a pipeline stage (`patch - --apply`) the result goes to the cluster;
 /// standard output carries the apply report only, not the manifest.
 #[test]
 fn patch_from_stdin_with_apply_prints_the_report_not_the_manifest() {
-    let (api, file) = installed();
+    let (emu, file) = installed();
     let text = std::fs::read(&file).unwrap();
     let mut child = support::bin()
         .args(["patch", "-", "--apply", "--timeout", "20s", "--kubeconfig"])
-        .arg(api.kubeconfig())
+        .arg(emu.kubeconfig())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -264,9 +249,7 @@ fn patch_from_stdin_with_apply_prints_the_report_not_the_manifest() {
         so.contains("serviceaccount/tingyun-k8s-monitor serverside-applied"),
         "{so}"
     );
-    let sa = api
-        .get("serviceaccounts", "tingyun", "tingyun-k8s-monitor")
-        .unwrap();
+    let sa = emu.get(SA);
     assert_eq!(
         sa["imagePullSecrets"][0]["name"], "tingyun-image-secret",
         "{sa}"

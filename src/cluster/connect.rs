@@ -15,6 +15,44 @@ pub struct ConnectArgs {
     /// The kubeconfig context to use (default: the current context).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+
+    /// Bound for each request to the API server (e.g. 30s; 0 = no bound).
+    #[arg(long, value_name = "DURATION", default_value = "30s",
+          value_parser = crate::cli::parse_duration)]
+    pub request_timeout: std::time::Duration,
+}
+
+/// `$KUBECONFIG` as kubectl reads it: a path list, missing files skipped,
+/// the rest merged (first wins); unset: `~/.kube/config`.
+fn read_default() -> Result<Kubeconfig, anyhow::Error> {
+    let Some(value) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) else {
+        return Kubeconfig::read().map_err(anyhow::Error::from);
+    };
+    let paths: Vec<PathBuf> = std::env::split_paths(&value)
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect();
+    let mut merged: Option<Kubeconfig> = None;
+    for p in &paths {
+        if !p.exists() {
+            continue;
+        }
+        let one = Kubeconfig::read_from(p)
+            .with_context(|| format!("cannot read kubeconfig {}", p.display()))?;
+        merged = Some(match merged {
+            None => one,
+            Some(m) => m.merge(one).context("cannot merge the KUBECONFIG files")?,
+        });
+    }
+    merged.ok_or_else(|| {
+        anyhow::anyhow!(
+            "none of the KUBECONFIG files exists ({})",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 /// A connected client plus the namespace kubectl would default to.
@@ -40,7 +78,7 @@ impl ConnectArgs {
                 (kubeconfig, path.display().to_string())
             }
             // $KUBECONFIG (merged, as kubectl does) or ~/.kube/config.
-            None => match Kubeconfig::read() {
+            None => match read_default() {
                 Ok(kubeconfig) => (
                     kubeconfig,
                     "the kubeconfig ($KUBECONFIG or ~/.kube/config)".to_string(),
@@ -73,9 +111,30 @@ impl ConnectArgs {
                 }
             );
         }
-        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .with_context(|| format!("invalid kubeconfig {source}"))
+            .with_context(|| format!("invalid kubeconfig {source}"))?;
+        self.bound(&mut config);
+        Ok(config)
+    }
+
+    /// Apply `--request-timeout` to every request (0: kube's defaults).
+    fn bound(&self, config: &mut kube::Config) {
+        if !self.request_timeout.is_zero() {
+            config.connect_timeout = Some(self.request_timeout);
+            config.read_timeout = Some(self.request_timeout);
+            config.write_timeout = Some(self.request_timeout);
+        }
+    }
+
+    /// Server-side timeout for watches so that they end before the
+    /// client's read timeout cuts them (seconds).
+    pub fn watch_timeout_secs(&self) -> u32 {
+        if self.request_timeout.is_zero() {
+            290
+        } else {
+            (self.request_timeout.as_secs().saturating_sub(1)).clamp(1, 290) as u32
+        }
     }
 
     /// Connect: a client plus the context's default namespace.
@@ -124,6 +183,7 @@ contexts:
         ConnectArgs {
             kubeconfig: Some(path),
             context: context.map(str::to_string),
+            ..ConnectArgs::default()
         }
     }
 
@@ -153,7 +213,7 @@ contexts:
     async fn a_missing_kubeconfig_file_is_named() {
         let missing = ConnectArgs {
             kubeconfig: Some("/nonexistent/kubeconfig".into()),
-            context: None,
+            ..ConnectArgs::default()
         };
         let err = format!("{:#}", missing.config().await.unwrap_err());
         assert!(

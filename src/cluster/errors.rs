@@ -24,6 +24,17 @@ pub struct Failure {
 pub fn classify(err: &kube::Error, attempt: &Attempt, server: &str) -> Failure {
     match err {
         kube::Error::Api(status) => classify_status(status, attempt, server),
+        kube::Error::HyperError(_) | kube::Error::Service(_)
+            if root_cause(err).contains("timed out") =>
+        {
+            Failure {
+                message: format!(
+                    "the Kubernetes API server at {server} did not answer within --request-timeout; \
+                     check the cluster's health, or raise --request-timeout"
+                ),
+                fatal: true,
+            }
+        }
         kube::Error::HyperError(_) | kube::Error::Service(_) => Failure {
             message: format!(
                 "cannot reach the Kubernetes API server at {server}: {}; check that the cluster is running and that --kubeconfig/--context point at it",
@@ -75,21 +86,13 @@ pub fn classify_status(status: &Status, attempt: &Attempt, server: &str) -> Fail
             fatal: false,
         },
         409 if status.reason == "Conflict" || msg.contains("conflict") => {
-            let managers = conflicting_managers(msg);
-            let fields = conflicting_fields(status);
-            let who = if managers.is_empty() {
-                "another field manager".to_string()
-            } else {
-                managers.join(", ")
-            };
-            let what = if fields.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", fields.join(", "))
-            };
+            let groups = crate::k8s::conflict::by_manager(&crate::k8s::conflict::parse(status));
+            let who = crate::k8s::conflict::owners(&groups.iter().collect::<Vec<_>>());
             Failure {
                 message: format!(
-                    "conflict: fields{what} are managed by {who}; re-run with --force-conflicts to take them over"
+                    "conflict: {}; change the value in the tool that manages it, \
+                     or re-run with --force-conflicts to take the fields over",
+                    if who.is_empty() { msg } else { &who }
                 ),
                 fatal: false,
             }
@@ -166,39 +169,6 @@ fn missing_namespace(status: &Status) -> Option<String> {
             .or(from_message);
     }
     from_message
-}
-
-/// Manager names from `conflict with "NAME"` phrases.
-pub fn conflicting_managers(message: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut rest = message;
-    while let Some(i) = rest.find("conflict with \"") {
-        rest = &rest[i + "conflict with \"".len()..];
-        if let Some((name, tail)) = rest.split_once('"') {
-            let quoted = format!("\"{name}\"");
-            if !out.contains(&quoted) {
-                out.push(quoted);
-            }
-            rest = tail;
-        }
-    }
-    out
-}
-
-fn conflicting_fields(status: &Status) -> Vec<String> {
-    let mut out: Vec<String> = status
-        .details
-        .as_ref()
-        .map(|d| {
-            d.causes
-                .iter()
-                .map(|c| c.field.clone())
-                .filter(|f| !f.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.dedup();
-    out
 }
 
 /// The innermost error message (e.g. `Connection refused (os error 111)`).
@@ -291,10 +261,10 @@ mod tests {
             "Apply failed with 1 conflict: conflict with \"helm\" using apps/v1: .spec.replicas",
         );
         let f = classify_status(&s, &ATTEMPT, "https://k");
-        assert!(
-            f.message.contains("\"helm\"") && f.message.contains("--force-conflicts"),
-            "{}",
-            f.message
+        assert_eq!(
+            f.message,
+            "conflict: \"helm\" owns .spec.replicas; change the value in the tool that manages it, \
+             or re-run with --force-conflicts to take the fields over"
         );
     }
 

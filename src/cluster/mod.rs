@@ -4,6 +4,7 @@ pub mod apply;
 pub mod connect;
 pub mod dockerconfig;
 pub mod errors;
+pub mod guard;
 pub mod livediff;
 pub mod objects;
 pub mod restart;

@@ -113,7 +113,7 @@ pub fn pod_uses(pod_spec: &Value) -> Uses {
     uses
 }
 
-fn workload_of(a: &Applied) -> Option<Workload> {
+pub fn workload_of(a: &Applied) -> Option<Workload> {
     let kind = if a.manifest.is("apps", "Deployment") {
         Kind::Deployment
     } else if a.manifest.is("apps", "DaemonSet") {
@@ -193,6 +193,7 @@ pub async fn execute(
     plan: &Plan,
     field_manager: &str,
     server: &str,
+    out: &mut dyn std::io::Write,
 ) -> anyhow::Result<Vec<Workload>> {
     let params = PatchParams {
         field_manager: Some(field_manager.to_string()),
@@ -223,7 +224,7 @@ pub async fn execute(
             );
             anyhow::bail!("cannot restart {}: {}", w.display(), f.message);
         }
-        println!("{} restarted ({why})", w.display());
+        writeln!(out, "{} restarted ({why})", w.display())?;
     }
     if plan.anything_changed {
         for ns in &plan.agent_namespaces {
@@ -260,9 +261,10 @@ pub async fn execute(
                             classify(&e, &attempt("delete"), server).message
                         )
                     })?;
-                println!(
+                writeln!(
+                    out,
                     "pod/{name} deleted (agent pod without a controller, started with the old settings)"
-                );
+                )?;
             }
         }
     }

@@ -2,19 +2,20 @@
 //! with a one-line progress display on a terminal and plain lines otherwise.
 //! On timeout, say per pod why it is not Ready.
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::Write;
 use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, LogParams};
 use kube::runtime::watcher;
 
 use super::errors::{Attempt, classify};
 use super::restart::{Kind, Workload};
+use crate::k8s::pod_problem::{self, ContainerProblem};
 
 /// A watch update tagged with its resource and namespace.
 type Tagged = BoxStream<'static, (&'static str, String, Result<Update, watcher::Error>)>;
@@ -254,22 +255,50 @@ fn human(d: Duration) -> String {
     }
 }
 
+/// How long to wait.
+pub struct Limits {
+    /// `--timeout`, for messages.
+    pub timeout: Duration,
+    /// When to give up.
+    pub deadline: tokio::time::Instant,
+    /// Server-side timeout of each watch request.
+    pub watch_timeout_secs: u32,
+}
+
+/// Where results (`out`) and progress and problems (`err`) go.
+pub struct Io<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    /// `err` is a terminal: progress redraws one line.
+    pub tty: bool,
+}
+
 /// Wait for `targets` to roll out. Ok(true) when all are Ready, Ok(false) on
-/// timeout (the reasons are printed).
+/// timeout or when a pod cannot recover by itself (the reasons are written).
 pub async fn wait(
     client: &kube::Client,
     targets: &[Workload],
-    timeout: Duration,
-    tty: bool,
+    limits: Limits,
     server: &str,
+    io: Io<'_>,
 ) -> anyhow::Result<bool> {
+    let Limits {
+        timeout,
+        deadline,
+        watch_timeout_secs,
+    } = limits;
+    let Io {
+        out,
+        err: stderr,
+        tty,
+    } = io;
     let mut namespaces: Vec<&str> = targets.iter().map(|w| w.namespace.as_str()).collect();
     namespaces.sort();
     namespaces.dedup();
     let mut streams: Vec<Tagged> = Vec::new();
     for ns in &namespaces {
         let ns_owned = ns.to_string();
-        let cfg = watcher::Config::default;
+        let cfg = || watcher::Config::default().timeout(watch_timeout_secs);
         let n = ns_owned.clone();
         streams.push(
             watcher(Api::<Pod>::namespaced(client.clone(), ns), cfg())
@@ -303,16 +332,21 @@ pub async fn wait(
     let mut initialized = 0usize;
     let mut events = futures::stream::select_all(streams);
     let names: Vec<String> = targets.iter().map(Workload::display).collect();
-    println!(
+    // What is left of --timeout after applying (whole seconds, rounded up).
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now())
+        + Duration::from_millis(999);
+    writeln!(
+        out,
         "waiting up to {} for {} to become Ready",
-        human(timeout),
+        human(left.min(timeout)),
         names.join(", ")
-    );
+    )?;
 
-    let deadline = tokio::time::Instant::now() + timeout;
     let mut seen = Seen::default();
     let mut last_line = String::new();
-    let mut stderr = std::io::stderr();
+    let started = k8s_openapi::jiff::Timestamp::now();
+    let mut diagnosed: std::collections::BTreeSet<(String, String)> = Default::default();
+    let mut arch_cache: BTreeMap<String, Option<String>> = BTreeMap::new();
     loop {
         let next = match tokio::time::timeout_at(deadline, events.next()).await {
             Err(_) => break,
@@ -378,9 +412,49 @@ pub async fn wait(
                 let _ = write!(stderr, "\r\x1b[2K");
             }
             for w in targets {
-                println!("{} rolled out: new pods Ready", w.display());
+                writeln!(out, "{} rolled out: new pods Ready", w.display())?;
             }
             return Ok(true);
+        }
+        // Stop as soon as a pod is in a state that does not recover by itself.
+        let mut stuck = false;
+        for w in targets
+            .iter()
+            .filter(|w| !seen.progress(w).is_some_and(|p| p.done))
+        {
+            for pod in seen.pods_of(w).into_iter().filter(|p| !pod_ready(p)) {
+                let short = pod_short(pod);
+                if !matches!(
+                    short.as_str(),
+                    "ErrImagePull" | "ImagePullBackOff" | "CrashLoopBackOff"
+                ) {
+                    continue;
+                }
+                let key = (
+                    pod.metadata.name.clone().unwrap_or_default(),
+                    pod.metadata.resource_version.clone().unwrap_or_default(),
+                );
+                if !diagnosed.insert(key) {
+                    continue;
+                }
+                let report = diagnose_pod(client, pod, &mut arch_cache).await;
+                // A pull refused before we started waiting (e.g. before the
+                // user created the secret) gets its next retry first.
+                if report.problems.iter().any(|p| {
+                    p.unrecoverable()
+                        && p.reported_at
+                            .is_none_or(|t| t.as_second() + 1 >= started.as_second())
+                }) {
+                    stuck = true;
+                }
+            }
+        }
+        if stuck {
+            if tty && !last_line.is_empty() {
+                let _ = writeln!(stderr);
+            }
+            report_failure(client, &seen, targets, None, &mut arch_cache, &mut *stderr).await;
+            return Ok(false);
         }
         let line = progress_line(&seen, targets);
         if line != last_line {
@@ -396,7 +470,15 @@ pub async fn wait(
     if tty && !last_line.is_empty() {
         let _ = writeln!(stderr);
     }
-    report_timeout(client, &seen, targets, timeout).await;
+    report_failure(
+        client,
+        &seen,
+        targets,
+        Some(timeout),
+        &mut arch_cache,
+        &mut *stderr,
+    )
+    .await;
     Ok(false)
 }
 
@@ -467,28 +549,170 @@ async fn last_event(client: &kube::Client, ns: &str, kind: &str, name: &str) -> 
     })
 }
 
-async fn report_timeout(
+/// One pod's failing containers, with where it runs.
+pub struct PodReport {
+    pub name: String,
+    pub namespace: String,
+    pub node: Option<String>,
+    pub arch: Option<String>,
+    pub problems: Vec<ContainerProblem>,
+    /// The kubelet's FailedToRetrieveImagePullSecret message, if any.
+    pub missing_secret: Option<String>,
+    /// The pod's imagePullSecrets.
+    pub pull_secrets: Vec<String>,
+}
+
+/// Read what the kubelet says about a pod (events, previous logs of crashing
+/// containers, the node's architecture) and classify it.
+pub async fn diagnose_pod(
+    client: &kube::Client,
+    pod: &Pod,
+    arch_cache: &mut BTreeMap<String, Option<String>>,
+) -> PodReport {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    let arch = match &node {
+        Some(n) => {
+            if !arch_cache.contains_key(n) {
+                let a = Api::<Node>::all(client.clone())
+                    .get_opt(n)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|node| node.metadata.labels?.get("kubernetes.io/arch").cloned());
+                arch_cache.insert(n.clone(), a);
+            }
+            arch_cache.get(n).cloned().flatten()
+        }
+        None => None,
+    };
+    let events: Vec<KubeEvent> = Api::<KubeEvent>::namespaced(client.clone(), &namespace)
+        .list(&ListParams::default().fields(&format!(
+            "involvedObject.name={name},involvedObject.kind=Pod"
+        )))
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    let mut logs = BTreeMap::new();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    for c in pod_problem::crashing_containers(pod) {
+        let lp = LogParams {
+            container: Some(c.clone()),
+            previous: true,
+            tail_lines: Some(5),
+            ..LogParams::default()
+        };
+        if let Ok(text) = pods.logs(&name, &lp).await {
+            logs.insert(c, text);
+        }
+    }
+    PodReport {
+        problems: pod_problem::diagnose(pod, &events, &logs),
+        missing_secret: pod_problem::missing_pull_secret(&events),
+        pull_secrets: pod_problem::pull_secret_names(pod),
+        name,
+        namespace,
+        node,
+        arch,
+    }
+}
+
+/// Render a pod report: per container the kubelet's words, the class and the fix.
+pub fn render_report(r: &PodReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let node = r.node.as_deref().unwrap_or("(not scheduled)");
+    let arch = r
+        .arch
+        .as_deref()
+        .map(|a| format!(" ({a})"))
+        .unwrap_or_default();
+    for p in &r.problems {
+        let restarts = if p.restart_count > 0 || p.exit_code.is_some() {
+            format!(
+                ", exit code {}, {} restart{}",
+                p.exit_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                p.restart_count,
+                if p.restart_count == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "    pod/{} on node {node}{arch}: {}container {}: {}: {}{restarts}",
+            r.name,
+            if p.init { "init " } else { "" },
+            p.container,
+            p.reason,
+            p.cause.label()
+        )?;
+        if !p.message.is_empty() {
+            writeln!(out, "      kubelet: {}", p.message)?;
+        }
+        if let Some(log) = p.last_log.as_deref().filter(|l| !l.trim().is_empty()) {
+            writeln!(out, "      last log lines of the previous run:")?;
+            for line in log.trim_end().lines() {
+                writeln!(out, "        | {line}")?;
+            }
+        }
+        writeln!(
+            out,
+            "      fix: {}",
+            pod_problem::fix(
+                p,
+                &pod_problem::PodContext {
+                    namespace: &r.namespace,
+                    node,
+                    arch: r.arch.as_deref(),
+                    pull_secrets: &r.pull_secrets,
+                    secret_missing: r.missing_secret.is_some(),
+                }
+            )
+        )?;
+    }
+    if let Some(m) = &r.missing_secret {
+        writeln!(out, "      kubelet: {m}")?;
+    }
+    Ok(())
+}
+
+/// Say per workload and pod why the agent is not Ready. `timeout`: None when
+/// we stopped early because a pod cannot recover by itself.
+async fn report_failure(
     client: &kube::Client,
     seen: &Seen,
     targets: &[Workload],
-    timeout: Duration,
+    timeout: Option<Duration>,
+    arch_cache: &mut BTreeMap<String, Option<String>>,
+    err: &mut dyn Write,
 ) {
     let pending: Vec<&Workload> = targets
         .iter()
         .filter(|w| !seen.progress(w).is_some_and(|p| p.done))
         .collect();
     let names: Vec<String> = pending.iter().map(|w| w.display()).collect();
-    eprintln!(
-        "error: timed out after {} waiting for {} to become Ready",
-        human(timeout),
-        names.join(", ")
-    );
+    match timeout {
+        Some(t) => writeln!(
+            err,
+            "error: timed out after {} waiting for {} to become Ready",
+            human(t),
+            names.join(", ")
+        ),
+        None => writeln!(
+            err,
+            "error: {} cannot become Ready: a pod is in a state that does not recover by itself (stopped waiting)",
+            names.join(", ")
+        ),
+    }
+    .ok();
     for w in pending {
         let (ready, want) = seen
             .progress(w)
             .map(|p| (p.ready, p.want))
             .unwrap_or((0, 0));
-        eprintln!("  {}: {ready}/{want} new pods Ready", w.display());
+        let _ = writeln!(err, "  {}: {ready}/{want} new pods Ready", w.display());
         let pods: Vec<&Pod> = seen
             .pods_of(w)
             .into_iter()
@@ -500,7 +724,8 @@ async fn report_timeout(
                 Kind::DaemonSet => "DaemonSet",
             };
             let ev = last_event(client, &w.namespace, kind, &w.name).await;
-            eprintln!(
+            let _ = writeln!(
+                err,
                 "    no pod is starting; last event: {}",
                 ev.unwrap_or_else(|| format!(
                     "none (see kubectl -n {} describe {})",
@@ -510,11 +735,16 @@ async fn report_timeout(
             );
         }
         for p in pods {
-            let name = p.metadata.name.clone().unwrap_or_default();
-            let ev = last_event(client, &w.namespace, "Pod", &name)
-                .await
-                .unwrap_or_else(|| "none".into());
-            eprintln!("    pod/{name}: {}; last event: {ev}", pod_problem(p));
+            let report = diagnose_pod(client, p, arch_cache).await;
+            if report.problems.is_empty() {
+                let name = p.metadata.name.clone().unwrap_or_default();
+                let ev = last_event(client, &w.namespace, "Pod", &name)
+                    .await
+                    .unwrap_or_else(|| "none".into());
+                let _ = writeln!(err, "    pod/{name}: {}; last event: {ev}", pod_problem(p));
+            } else {
+                let _ = render_report(&report, err);
+            }
         }
     }
 }

@@ -205,12 +205,21 @@ pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
         }
         // (stdin with --apply and no -o: the cluster is the only destination)
     }
+    if args.apply && args.dry_run == Some(DryRun::Client) {
+        eprintln!("{label}: --apply with --dry-run=client: nothing sent to the cluster");
+        return Ok(crate::cli::exit::OK);
+    }
     if args.apply {
+        let mut opts = args.cluster.clone();
+        opts.intended_registry = args.registry.clone();
         return crate::cluster::apply::apply_text(
             label,
             &outcome.output,
-            &args.cluster,
+            &opts,
             args.dry_run == Some(DryRun::Server),
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
         );
     }
     Ok(crate::cli::exit::OK)

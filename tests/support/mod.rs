@@ -1,7 +1,7 @@
 //! Shared test support. Integration tests use it with `mod support;`.
 #![allow(dead_code)]
 
-pub mod apiserver;
+pub mod emulator;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

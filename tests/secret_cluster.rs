@@ -1,6 +1,6 @@
-//! `kubectl tingyun secret` against the loopback API-server stand-in
-//! (tests/support/apiserver.rs): the real binary, a generated kubeconfig, and
-//! the requests it sent read back from the stand-in.
+//! `kubectl tingyun secret` against the shared kube-emulator: the real
+//! binary, the emulator's kubeconfig, and the requests it sent read back from
+//! the emulator's request log.
 mod support;
 
 use std::io::Write as _;
@@ -8,8 +8,125 @@ use std::process::{Output, Stdio};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::apiserver::{ApiServer, Recorded};
+use support::emulator::Emulator;
 use support::{stderr, stdout};
+
+/// The emulator seen through the few questions these tests ask.
+struct ApiServer(Emulator);
+
+/// One logged request.
+#[derive(Debug, Clone)]
+struct Recorded {
+    method: String,
+    path: String,
+    /// The query as `k=v&k=v`.
+    query: String,
+    body: String,
+    content_type: String,
+    raw: Value,
+}
+
+impl Recorded {
+    fn param(&self, name: &str) -> Option<String> {
+        self.raw["query"][name].as_str().map(String::from)
+    }
+    fn json(&self) -> Value {
+        self.raw["body"].clone()
+    }
+}
+
+impl ApiServer {
+    fn start() -> Self {
+        ApiServer(Emulator::start(""))
+    }
+    fn kubeconfig(&self) -> &std::path::Path {
+        self.0.kubeconfig()
+    }
+    fn path(plural: &str, ns: &str) -> String {
+        match plural {
+            "namespaces" => "/api/v1/namespaces".into(),
+            "mutatingwebhookconfigurations" => {
+                "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations".into()
+            }
+            p if ns.is_empty() => format!("/api/v1/{p}"),
+            p => format!("/api/v1/namespaces/{ns}/{p}"),
+        }
+    }
+    fn kind(plural: &str) -> &'static str {
+        match plural {
+            "secrets" => "Secret",
+            "namespaces" => "Namespace",
+            "pods" => "Pod",
+            p => panic!("no kind for {p}"),
+        }
+    }
+    fn get(&self, plural: &str, ns: &str, name: &str) -> Option<Value> {
+        self.0.object(Self::kind(plural), ns, name)
+    }
+    /// All objects of a kind (every namespace).
+    fn list(&self, plural: &str, _ns: &str) -> Vec<Value> {
+        self.0
+            .objects()
+            .into_iter()
+            .filter(|o| o["kind"] == Self::kind(plural))
+            .collect()
+    }
+    fn insert(&self, obj: Value) {
+        let plural = match obj["kind"].as_str().unwrap() {
+            "Namespace" => "namespaces",
+            "Pod" => "pods",
+            "MutatingWebhookConfiguration" => "mutatingwebhookconfigurations",
+            k => panic!("no path for {k}"),
+        };
+        let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
+        let (status, body) = self.0.http("POST", &Self::path(plural, ns), Some(&obj));
+        assert!(status < 300, "insert: {body}");
+    }
+    fn requests(&self) -> Vec<Recorded> {
+        self.0
+            .requests()
+            .into_iter()
+            .filter(|r| !r["path"].as_str().unwrap_or("").starts_with("/_emulator"))
+            .map(|r| Recorded {
+                method: r["method"].as_str().unwrap_or("").into(),
+                path: r["path"].as_str().unwrap_or("").into(),
+                query: r["query"]
+                    .as_object()
+                    .map(|q| {
+                        q.iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                            .collect::<Vec<_>>()
+                            .join("&")
+                    })
+                    .unwrap_or_default(),
+                body: match &r["body"] {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                },
+                content_type: r["contentType"].as_str().unwrap_or("").into(),
+                raw: r,
+            })
+            .collect()
+    }
+    fn requests_matching(&self, method: &str, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path == path)
+            .collect()
+    }
+    /// Refuse a verb on a resource (403 with the RBAC message).
+    fn deny(&self, verb: &str, resource: &str) {
+        self.0
+            .scenario(&json!({"forbidden": [{"verb": verb, "resource": resource}]}));
+    }
+    /// Every bearer token is refused with 401 from now on.
+    fn reject_all_credentials(&self) {
+        self.0
+            .scenario(&json!({"requireToken": "not-the-kubeconfig-token"}));
+        self.0.clear_requests();
+    }
+}
 
 const NAME: &str = "tingyun-image-secret";
 const SERVER: &str = "harbor.example.com:5000";
@@ -484,7 +601,8 @@ fn server_dry_run_sends_dry_run_all_and_stores_nothing() {
         Password::Stdin(PASSWORD),
         &["-n", "tingyun", "-n", "shop", "--dry-run=server"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Exit 1: differences (shop's secret would be created), as apply --dry-run=server.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
         "secret/tingyun-image-secret unchanged in namespace tingyun (server dry run)\n\
@@ -497,7 +615,7 @@ fn server_dry_run_sends_dry_run_all_and_stores_nothing() {
         Password::Env("other password"),
         &["-n", "tingyun", "-n", "shop", "--dry-run=server"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
         "secret/tingyun-image-secret configured in namespace tingyun (server dry run)\n\
@@ -520,6 +638,14 @@ fn server_dry_run_sends_dry_run_all_and_stores_nothing() {
     );
     assert_eq!(api.get("secrets", "tingyun", NAME).unwrap(), before);
     assert!(api.get("secrets", "shop", NAME).is_none());
+
+    // No difference: exit 0.
+    let out = secret(
+        &api,
+        Password::Env(PASSWORD),
+        &["-n", "tingyun", "--dry-run=server"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]
@@ -551,11 +677,20 @@ fn rejected_credentials_stop_after_the_first_namespace() {
 #[test]
 fn kubeconfig_from_the_environment_and_context_selection() {
     let api = ApiServer::start();
+    // A second context whose namespace `other` does not exist.
+    let text = std::fs::read_to_string(api.kubeconfig()).unwrap();
+    let with_other = text.replacen(
+        "contexts:\n",
+        "contexts:\n- name: other\n  context:\n    cluster: emulator\n    user: emulator\n    namespace: other\n",
+        1,
+    );
+    assert_ne!(with_other, text, "unexpected emulator kubeconfig:\n{text}");
+    let kubeconfig = api.0.write("two-contexts", &with_other);
     let run = |extra: &[&str]| {
         support::bin()
             .args(["secret", "--server", SERVER, "--username", USER])
             .args(extra)
-            .env("KUBECONFIG", api.kubeconfig())
+            .env("KUBECONFIG", &kubeconfig)
             .env("TINGYUN_REGISTRY_PASSWORD", PASSWORD)
             .stdin(Stdio::null())
             .output()
@@ -574,4 +709,169 @@ fn kubeconfig_from_the_environment_and_context_selection() {
     let out = run(&["--context", "nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_secret_of_another_type_is_explained() {
+    let api = ApiServer::start();
+    namespace(&api, "a", json!({}));
+    let (status, body) = api.0.http(
+        "POST",
+        "/api/v1/namespaces/a/secrets",
+        Some(
+            &json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": NAME, "namespace": "a"}, "data": {"k": "dg=="}}),
+        ),
+    );
+    assert!(status < 300, "{body}");
+    let out = secret(&api, Password::Env(PASSWORD), &["-n", "a"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap();
+    assert!(first.contains("field is immutable"), "{err}");
+    assert!(
+        first.ends_with(
+            "`kubectl -n a delete secret tingyun-image-secret` or choose another --name)"
+        ),
+        "{err}"
+    );
+    assert_eq!(api.get("secrets", "a", NAME).unwrap()["type"], "Opaque");
+}
+
+#[test]
+fn output_with_server_dry_run_prints_the_returned_objects() {
+    let api = ApiServer::start();
+    namespace(&api, "a", json!({}));
+    namespace(&api, "b", json!({}));
+    let out = secret(
+        &api,
+        Password::Env(PASSWORD),
+        &["-n", "a", "-n", "b", "--dry-run=server", "-o", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "new secrets are differences");
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["kind"], "List");
+    assert_eq!(v["items"][0]["metadata"]["namespace"], "a");
+    assert_eq!(v["items"][1]["metadata"]["namespace"], "b");
+    assert_eq!(
+        stderr(&out),
+        "secret/tingyun-image-secret created in namespace a (server dry run)\n\
+         secret/tingyun-image-secret created in namespace b (server dry run)\n"
+    );
+    assert!(api.get("secrets", "a", NAME).is_none());
+}
+
+#[test]
+fn injected_namespaces_refuses_what_it_cannot_resolve() {
+    let api = ApiServer::start();
+    namespace(&api, "shop", json!({}));
+    let mut istio = webhook_config(
+        "istio-sidecar-injector",
+        "sidecar-injector.istio.io",
+        json!({"namespaceSelector": {"matchLabels": {"istio-injection": "enabled"}}}),
+    );
+    istio["webhooks"][0]["clientConfig"]["service"] =
+        json!({"name": "istiod", "namespace": "istio-system"});
+    api.insert(istio);
+    let out = secret(
+        &api,
+        Password::Env(PASSWORD),
+        &["-n", "shop", "--injected-namespaces"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("no Tingyun injection webhook among the 1 MutatingWebhookConfigurations"),
+        "{}",
+        stderr(&out)
+    );
+    // The same error in a server dry run: exit 2 (1 would mean "differences").
+    let out = secret(
+        &api,
+        Password::Env(PASSWORD),
+        &["-n", "shop", "--injected-namespaces", "--dry-run=server"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let mut everything = webhook_config(
+        "tingyun-agent-injector",
+        "inject.tingyun.com",
+        json!({"objectSelector": {}, "namespaceSelector": {}}),
+    );
+    everything["metadata"]["name"] = json!("tingyun-agent-injector");
+    api.insert(everything);
+    let out = secret(
+        &api,
+        Password::Env(PASSWORD),
+        &["-n", "shop", "--injected-namespaces"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("injects pods in every namespace; name the namespaces with -n instead"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        api.list("secrets", "")
+            .iter()
+            .all(|s| s["metadata"]["name"] != NAME)
+    );
+}
+
+#[test]
+fn an_unreachable_server_stops_after_the_first_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port(); // closed when dropped
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\n\
+contexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\nusers:\n- name: u\n  user: {{token: t}}\n"),
+    )
+    .unwrap();
+    let out = support::bin()
+        .args([
+            "secret",
+            "--server",
+            SERVER,
+            "--username",
+            USER,
+            "-n",
+            "a",
+            "-n",
+            "b",
+            "-n",
+            "c",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .env("TINGYUN_REGISTRY_PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "error: secret/tingyun-image-secret in namespace a: cannot reach the API server (get secrets in namespace a)"
+        ),
+        "{err}"
+    );
+    assert!(lines[0].to_lowercase().contains("refused"), "{err}");
+    assert_eq!(
+        lines[1],
+        format!(
+            "error: check that the API server http://127.0.0.1:{port} is reachable (kubectl cluster-info)"
+        )
+    );
+    assert_eq!(lines[2], "error: not tried: b, c");
+    assert_eq!(lines[3], "error: 3 of 3 namespaces failed");
+    assert_eq!(lines.len(), 4);
 }
