@@ -438,13 +438,7 @@ pub async fn wait(
                     continue;
                 }
                 let report = diagnose_pod(client, pod, &mut arch_cache).await;
-                // A pull refused before we started waiting (e.g. before the
-                // user created the secret) gets its next retry first.
-                if report.problems.iter().any(|p| {
-                    p.unrecoverable()
-                        && p.reported_at
-                            .is_none_or(|t| t.as_second() + 1 >= started.as_second())
-                }) {
+                if stuck_since(pod, &report.problems, started) {
                     stuck = true;
                 }
             }
@@ -564,6 +558,31 @@ pub struct PodReport {
 
 /// Read what the kubelet says about a pod (events, previous logs of crashing
 /// containers, the node's architecture) and classify it.
+/// Is this pod stuck because of something that happened while we waited?
+/// A pod from before the wait whose pull was refused before it (e.g. before
+/// the user created the pull secret) gets the kubelet's next retry first: only
+/// a failure reported after the wait started, or one of a pod created since,
+/// stops the wait early. Event times have whole seconds, so "after" means a
+/// later second; a pre-existing pod's failure in the very second we started
+/// waits for the next report or the timeout.
+fn stuck_since(
+    pod: &Pod,
+    problems: &[ContainerProblem],
+    started: k8s_openapi::jiff::Timestamp,
+) -> bool {
+    let new_pod = pod
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .is_some_and(|t| t.0.as_second() >= started.as_second());
+    problems.iter().any(|p| {
+        p.unrecoverable()
+            && (new_pod
+                || p.reported_at
+                    .is_some_and(|t| t.as_second() > started.as_second()))
+    })
+}
+
 pub async fn diagnose_pod(
     client: &kube::Client,
     pod: &Pod,
@@ -746,5 +765,80 @@ async fn report_failure(
                 let _ = render_report(&report, err);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::pod_problem::Cause;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn ts(s: i64) -> Timestamp {
+        Timestamp::from_second(s).unwrap()
+    }
+
+    fn pod_created(s: i64) -> Pod {
+        let mut p = Pod::default();
+        p.metadata.creation_timestamp = Some(Time(ts(s)));
+        p
+    }
+
+    fn refused(reported: Option<i64>) -> ContainerProblem {
+        ContainerProblem {
+            container: "agent".into(),
+            init: false,
+            image: "harbor.example.com/apm/agent:1".into(),
+            reason: "ImagePullBackOff".into(),
+            message: "401 Unauthorized".into(),
+            cause: Cause::Unauthorized,
+            restart_count: 0,
+            exit_code: None,
+            last_log: None,
+            reported_at: reported.map(ts),
+        }
+    }
+
+    #[test]
+    fn a_failure_from_before_the_wait_gets_its_retry() {
+        // Pod and its refused pull both older than the wait (the user has
+        // since created the secret): keep waiting.
+        assert!(!stuck_since(
+            &pod_created(100),
+            &[refused(Some(101))],
+            ts(105)
+        ));
+        // Same second as the start: ambiguous, so keep waiting.
+        assert!(!stuck_since(
+            &pod_created(100),
+            &[refused(Some(105))],
+            ts(105)
+        ));
+        // No event seen for an old pod: keep waiting.
+        assert!(!stuck_since(&pod_created(100), &[refused(None)], ts(105)));
+    }
+
+    #[test]
+    fn a_failure_reported_during_the_wait_stops_it() {
+        assert!(stuck_since(
+            &pod_created(100),
+            &[refused(Some(106))],
+            ts(105)
+        ));
+        // A pod created since the wait started: its failure is new.
+        assert!(stuck_since(&pod_created(105), &[refused(None)], ts(105)));
+        assert!(stuck_since(
+            &pod_created(107),
+            &[refused(Some(108))],
+            ts(105)
+        ));
+    }
+
+    #[test]
+    fn a_recoverable_state_never_stops_the_wait() {
+        let mut p = refused(Some(110));
+        p.reason = "ErrImagePull".into();
+        assert!(!stuck_since(&pod_created(107), &[p], ts(105)));
     }
 }
