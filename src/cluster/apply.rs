@@ -18,7 +18,7 @@ use kube::core::GroupVersion;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
 
-use super::errors::{Attempt, Failure, classify};
+use super::errors::{ApiError, Attempt, Failure, classify};
 use super::objects::{self, Applied, Manifest};
 use crate::dry_run::DryRun;
 use crate::exit::Status;
@@ -170,8 +170,12 @@ impl Resolver {
     }
 }
 
+/// No answer from the API server (unreachable, timed out).
 fn is_transport(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_))
+    matches!(
+        ApiError::classify(e),
+        ApiError::Unreachable { .. } | ApiError::Timeout { .. }
+    )
 }
 
 /// `deployments.apps`, `secrets`.
@@ -356,15 +360,21 @@ async fn check_one(
         .await
     {
         Ok(o) => o,
-        Err(kube::Error::Api(status)) if status.code == 409 && status.reason == "Conflict" => {
-            let groups = crate::k8s::conflict::by_manager(&crate::k8s::conflict::parse(&status));
+        Err(e) => {
+            let ApiError::Conflict {
+                managers: groups,
+                message,
+            } = ApiError::classify(&e)
+            else {
+                return Err(fail(&e, "patch"));
+            };
             let foreign: Vec<&(String, Vec<String>)> = groups
                 .iter()
                 .filter(|(m, _)| !crate::k8s::conflict::is_kubectl_manager(m))
                 .collect();
             if !foreign.is_empty() || groups.is_empty() {
                 let who = if foreign.is_empty() {
-                    status.message.clone()
+                    message
                 } else {
                     crate::k8s::conflict::owners(&foreign)
                 };
@@ -378,7 +388,6 @@ async fn check_one(
                 .await
                 .map_err(|e| fail(&e, "patch"))?
         }
-        Err(e) => return Err(fail(&e, "patch")),
     };
     Ok(Checked {
         manifest: m.clone(),
@@ -516,8 +525,14 @@ pub fn last_applied_text(body: &Value) -> String {
     )
 }
 
+/// The credentials were rejected, or RBAC/admission refused.
 fn is_auth(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 401 || s.code == 403)
+    matches!(
+        ApiError::classify(e),
+        ApiError::Unauthorized { .. }
+            | ApiError::Forbidden { .. }
+            | ApiError::NamespaceTerminating { .. }
+    )
 }
 
 /// Warn about pull secrets the result names that do not exist.

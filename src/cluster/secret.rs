@@ -28,6 +28,7 @@ use super::dockerconfig::{
     PASSWORD_ENV, build_secret, dedup_keep_order, printable, read_password, validate_namespace,
     validate_secret_name, validate_server, validate_username,
 };
+use super::errors::{ApiError, Attempt, refused_by_admission, terminating};
 use super::yaml_emit::to_yaml;
 use crate::dry_run::DryRun;
 use crate::exit::Status;
@@ -100,96 +101,67 @@ impl std::fmt::Display for ApplyError {
 
 impl std::error::Error for ApplyError {}
 
-/// Explain a failed API call on `resource` (plural, e.g. `secrets`) in one
-/// line. `ns` is the namespace the call was made in, if any.
+/// Word a failed API call on `resource` (plural, e.g. `secrets`) in one
+/// line, from its one classification ([`ApiError::classify`]). `ns` is the
+/// namespace the call was made in, if any.
 pub fn explain(err: &kube::Error, verb: &str, resource: &str, ns: Option<&str>) -> ApplyError {
+    let kind = ApiError::classify(err);
     let where_ = ns
         .map(|ns| format!(" in namespace {ns}"))
         .unwrap_or_default();
-    let message = match err {
-        kube::Error::Api(status) => {
-            let namespace_missing = status.code == 404
-                && (status
-                    .details
-                    .as_ref()
-                    .is_some_and(|d| d.kind == "namespaces")
-                    || status.message.starts_with("namespaces \""));
-            match status.code {
-                404 if namespace_missing => {
-                    let ns = ns
-                        .map(str::to_string)
-                        .or_else(|| status.details.as_ref().map(|d| d.name.clone()))
-                        .unwrap_or_default();
-                    format!(
-                        "namespace {ns} not found: create it first (kubectl create namespace {ns})"
-                    )
-                }
-                401 => format!(
-                    "unauthorized: the API server rejected the kubeconfig credentials ({verb} {resource}{where_}); \
-                     log in again or refresh the token"
-                ),
-                403 => {
-                    let attempt = super::errors::Attempt {
-                        verb,
-                        resource,
-                        namespace: ns,
-                    };
-                    super::errors::not_rbac(&status.message, &attempt).unwrap_or_else(|| {
-                        format!(
-                            "forbidden: you may not {verb} {resource}{where_} (server: {}); \
-                             ask for RBAC permission to {verb} {resource}",
-                            status.message
-                        )
-                    })
-                }
-                409 => format!("conflict on {verb} {resource}{where_}: {}", status.message),
-                422 => format!(
-                    "rejected as invalid on {verb} {resource}{where_}: {}",
-                    status.message
-                ),
-                code => {
-                    let reason = if status.reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" {}", status.reason)
-                    };
-                    format!(
-                        "{verb} {resource}{where_} failed: HTTP {code}{reason}: {}",
-                        status.message
-                    )
-                }
-            }
+    let attempt = Attempt {
+        verb,
+        resource,
+        namespace: ns,
+    };
+    let message = match &kind {
+        ApiError::Timeout { cause }
+        | ApiError::Unreachable { cause }
+        | ApiError::Client { cause } => {
+            format!("cannot reach the API server ({verb} {resource}{where_}): {cause}")
         }
-        other => {
-            return ApplyError {
-                message: format!(
-                    "cannot reach the API server ({verb} {resource}{where_}): {}",
-                    chain(other)
-                ),
-                transport: true,
-                unauthorized: false,
+        ApiError::NotFound { namespace } => {
+            let ns = ns.unwrap_or(namespace);
+            format!("namespace {ns} not found: create it first (kubectl create namespace {ns})")
+        }
+        ApiError::Unauthorized { .. } => format!(
+            "unauthorized: the API server rejected the kubeconfig credentials ({verb} {resource}{where_}); \
+             log in again or refresh the token"
+        ),
+        ApiError::NamespaceTerminating { .. } => terminating(&attempt),
+        ApiError::Forbidden {
+            admission: true,
+            message,
+        } => refused_by_admission(message, &attempt),
+        ApiError::Forbidden { message, .. } => format!(
+            "forbidden: you may not {verb} {resource}{where_} (server: {message}); \
+             ask for RBAC permission to {verb} {resource}"
+        ),
+        ApiError::Conflict { message, .. }
+        | ApiError::Status {
+            code: 409, message, ..
+        } => format!("conflict on {verb} {resource}{where_}: {message}"),
+        ApiError::Status {
+            code: 422, message, ..
+        } => format!("rejected as invalid on {verb} {resource}{where_}: {message}"),
+        ApiError::Status {
+            code,
+            reason,
+            message,
+        } => {
+            let reason = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" {reason}")
             };
+            format!("{verb} {resource}{where_} failed: HTTP {code}{reason}: {message}")
         }
     };
     ApplyError {
         message,
-        transport: false,
-        unauthorized: matches!(err, kube::Error::Api(s) if s.code == 401),
+        transport: kind.is_transport(),
+        unauthorized: matches!(kind, ApiError::Unauthorized { .. }),
     }
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let s = e.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        source = e.source();
-    }
-    text
 }
 
 /// Server-side apply `secret` in `ns` (the Secret's own namespace field is
