@@ -29,9 +29,9 @@ use super::dockerconfig::{
     validate_secret_name, validate_server, validate_username,
 };
 use super::errors::{ApiError, Attempt, refused_by_admission, terminating};
-use super::yaml_emit::to_yaml;
 use crate::dry_run::DryRun;
 use crate::exit::Status;
+use crate::yaml::emit::{Layout, to_yaml};
 
 /// What `secret` was asked to do (see `src/cli/secret.rs` for each flag).
 #[derive(Debug, Clone, Default)]
@@ -400,7 +400,7 @@ impl Plan {
 
 fn render(value: &serde_json::Value, format: OutputFormat) -> String {
     match format {
-        OutputFormat::Yaml => to_yaml(value),
+        OutputFormat::Yaml => to_yaml(value, Layout::OBJECTS),
         OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
             s.push('\n');

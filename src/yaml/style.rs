@@ -1,5 +1,7 @@
 //! The local layout of a document, so inserted lines look like their
-//! neighbours: indentation step, sequence dash placement, quoting.
+//! neighbours (indentation step, sequence dash placement), and the one
+//! scalar quoting policy: plain only when [`is_plain_safe`], otherwise
+//! single- or double-quoted so that the text reads back exactly.
 use tree_sitter::Node;
 
 use super::cst;
@@ -97,25 +99,59 @@ pub fn plain_or_quoted(s: &str) -> String {
     }
 }
 
-/// `'…'` with `'` doubled.
+/// `'…'` with `'` doubled; a text that single quotes cannot hold (line
+/// breaks fold inside them, control characters are not allowed) is
+/// double-quoted instead.
 pub fn single_quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    if s.chars().all(printable) {
+        format!("'{}'", s.replace('\'', "''"))
+    } else {
+        double_quoted(s)
+    }
 }
 
-/// `"…"` with `\` and `"` escaped.
+/// Characters YAML allows as they are in a quoted scalar, line breaks of
+/// every kind (NEL, LS, PS too), control characters, the BOM and
+/// non-characters excluded.
+fn printable(c: char) -> bool {
+    match c {
+        '\t' | '\u{20}'..='\u{7e}' => true,
+        '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}' => {
+            !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+        }
+        _ => false,
+    }
+}
+
+/// A YAML double-quoted scalar that reads back as exactly `s`: `"`, `\`
+/// and every character that is not [`printable`] are escaped.
 pub fn double_quoted(s: &str) -> String {
-    let mut out = String::from("\"");
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c => out.push(c),
+            c if printable(c) => out.push(c),
+            c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
         }
     }
     out.push('"');
     out
+}
+
+/// A string that can be written as a literal block (`|`): several lines,
+/// some text before the last line breaks, nothing that needs escaping, no
+/// trailing spaces, no carriage return.
+pub fn fits_literal_block(s: &str) -> bool {
+    s.contains('\n')
+        && !s.trim_end_matches('\n').is_empty()
+        && s.chars().all(|c| c == '\n' || (c != '\t' && printable(c)))
+        && s.split('\n').all(|l| !l.ends_with(' '))
 }
 
 /// True when `s` reads back as the same string when written plain: names,
