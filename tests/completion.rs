@@ -70,7 +70,9 @@ printf '%s\n' "${{COMPREPLY[@]}}"
     if let Some(kc) = kubeconfig {
         cmd.env("KUBECONFIG", kc);
     }
-    let out = cmd.output().expect("bash is needed for the completion tests");
+    let out = cmd
+        .output()
+        .expect("bash is needed for the completion tests");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.trim().to_string())
@@ -148,7 +150,11 @@ fn completion_scripts_for_four_shells() {
     // The bash script loads in a real bash and completes `kubectl-tingyun pa`.
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("c.bash");
-    std::fs::write(&script, support::stdout(&support::run(&["completion", "bash"]))).unwrap();
+    std::fs::write(
+        &script,
+        support::stdout(&support::run(&["completion", "bash"])),
+    )
+    .unwrap();
     let out = Command::new("bash")
         .arg("-c")
         .arg(format!(
@@ -188,8 +194,7 @@ fn version_names_the_commit_and_build_date() {
     match head {
         // HEAD may have moved since the build; the commit is a hash anyway
         Some(_) => assert!(
-            commit.len() >= 12
-                && commit[..12].chars().all(|c| c.is_ascii_hexdigit()),
+            commit.len() >= 12 && commit[..12].chars().all(|c| c.is_ascii_hexdigit()),
             "{commit}"
         ),
         None => assert!(!commit.is_empty()),

@@ -15,7 +15,7 @@ fn output_format_words_are_refused_with_a_hint() {
             .args(["patch", "tingyunagent.yaml", "-o", word])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "-o {word}");
+        assert_eq!(out.status.code(), Some(1), "-o {word}");
         let err = stderr(&out);
         assert!(err.contains(&format!("--output=./{word}")), "{err}");
         assert!(!dir.path().join(word).exists(), "-o {word} wrote a file");
@@ -41,7 +41,12 @@ fn a_value_after_a_space_to_an_optional_value_flag_suggests_equals() {
             "--pull-secret=my-secret",
         ),
         (
-            vec!["patch", "--inject-pull-secret", "my-secret", "tingyunagent.yaml"],
+            vec![
+                "patch",
+                "--inject-pull-secret",
+                "my-secret",
+                "tingyunagent.yaml",
+            ],
             "--inject-pull-secret=my-secret",
         ),
         (

@@ -138,7 +138,11 @@ fn described(value: &str, help: &str) -> String {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").trim_end_matches('.').to_string()
+    s.lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_string()
 }
 
 fn find_long<'a>(cmd: &'a Command, long: &str) -> Option<&'a Arg> {
@@ -205,10 +209,7 @@ fn values(arg: &Arg, prefix: &str, cur: &str, before: &[String]) -> (Vec<String>
         let exts = ["yaml", "yml", "json"].map(String::from).to_vec();
         return (exts, FILTER_FILE_EXT);
     }
-    if matches!(id, "kubeconfig" | "output")
-        || value_name == "PATH"
-        || value_name == "FILE"
-    {
+    if matches!(id, "kubeconfig" | "output") || value_name == "PATH" || value_name == "FILE" {
         if prefix.is_empty() {
             return (Vec::new(), DEFAULT);
         }
