@@ -73,6 +73,9 @@ fn parse_params(s: &str) -> BTreeMap<String, String> {
         let mut value = String::new();
         if chars.peek() == Some(&'=') {
             chars.next();
+            while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
+                chars.next();
+            }
             if chars.peek() == Some(&'"') {
                 chars.next();
                 while let Some(c) = chars.next() {
