@@ -2,7 +2,7 @@
 //! update in place, append, or create `annotations:`/`metadata:`.
 use tree_sitter::Node;
 
-use super::plan::{Layer, Op, Seg};
+use super::layer::{Layer, Op, Seg};
 use super::{flow, lines};
 use crate::yaml::cst;
 use crate::yaml::scalar::{self, single_quoted};

@@ -6,6 +6,7 @@
 mod annotations;
 mod flow;
 mod images;
+mod layer;
 mod lines;
 pub mod options;
 pub mod plan;

@@ -2,7 +2,7 @@
 //! uncomment the download's commented-out template, or insert it.
 use tree_sitter::Node;
 
-use super::plan::{Layer, Op};
+use super::layer::{Layer, Op};
 use super::{flow, lines};
 use crate::source::next_line_start;
 use crate::yaml::cst;
