@@ -22,5 +22,6 @@ pub mod k8s;
 pub mod names;
 pub mod patch;
 pub mod source;
+pub mod version;
 pub mod write;
 pub mod yaml;
