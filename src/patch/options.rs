@@ -129,23 +129,30 @@ impl EditSet {
     }
 }
 
-/// `HOST[:PORT]/PROJECT` (Docker's rules, [`Project`]): no scheme, no tag,
-/// a host Docker takes for one; trailing `/` dropped.
+/// `HOST[:PORT]/PROJECT` as Docker reads image names: the first part must
+/// be a registry host (`apm` or `myproject/apm` would go to docker.io), the
+/// rest valid repository name components; trailing `/` dropped.
 pub fn parse_registry(s: &str) -> anyhow::Result<String> {
-    let project = Project::parse(s).map_err(|e| anyhow::anyhow!("--registry {e}"))?;
+    let project = Project::parse(s).map_err(|e| anyhow::anyhow!("--registry: {e}"))?;
     Ok(project.to_string())
 }
 
-/// A comma-separated list of `HOST[:PORT]` ([`Host`]).
+/// A comma-separated list of `host[:port]`.
 fn parse_hosts(s: &str) -> anyhow::Result<String> {
     let hosts: Vec<&str> = s.split(',').map(str::trim).collect();
     if hosts.iter().any(|h| h.is_empty()) {
         bail!("{s:?}: expected a comma-separated list of HOST[:PORT]");
     }
     for h in &hosts {
-        Host::parse(h)?;
+        check_host_port(h)?;
     }
     Ok(hosts.join(","))
+}
+
+fn check_host_port(h: &str) -> anyhow::Result<()> {
+    Host::parse(h)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// A DNS-1123 subdomain (Secret names).
@@ -294,6 +301,13 @@ mod tests {
             parse_registry("10.0.0.5:5000/a/b").unwrap(),
             "10.0.0.5:5000/a/b"
         );
+        assert_eq!(
+            parse_registry("[fd00::5]:5000/apm").unwrap(),
+            "[fd00::5]:5000/apm"
+        );
+        assert_eq!(parse_registry("localhost/apm").unwrap(), "localhost/apm");
+        let e = parse_registry("myproject/apm").unwrap_err().to_string();
+        assert!(e.contains("docker.io"), "{e}");
         for bad in [
             "https://h/apm",
             "h /apm",
@@ -303,7 +317,10 @@ mod tests {
             "",
             "h/apm:1",
             "h/a@sha256:1",
-            "apm/tingyun",
+            "apm",
+            "myproject/apm",
+            "h.com/-a",
+            "h.com/a..b",
         ] {
             assert!(parse_registry(bad).is_err(), "{bad}");
         }

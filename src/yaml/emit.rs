@@ -1,7 +1,7 @@
 //! The one JSON -> YAML emitter, block style, for objects we print: the
 //! Secrets of `secret --dry-run -o yaml` ([`Layout::OBJECTS`]) and the
 //! live-vs-merged objects of `--dry-run=server` ([`Layout::DIFF`]).
-//! Scalars follow the one quoting policy of [`super::style`], so any string
+//! Scalars follow the one quoting policy of [`super::scalar`], so any string
 //! reads back as itself (never as `true`, `0123` or `null`, never folded).
 //!
 //! ```text
@@ -18,7 +18,7 @@
 //! ```
 use serde_json::{Map, Value};
 
-use super::style::{double_quoted, fits_literal_block, is_plain_safe};
+use super::scalar::{double_quoted, fits_literal_block, is_plain_safe};
 
 /// How [`to_yaml`] lays out a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

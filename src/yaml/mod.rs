@@ -2,6 +2,7 @@
 pub mod block;
 pub mod cst;
 pub mod emit;
+pub mod scalar;
 pub mod stream;
 pub mod style;
 pub mod value;
