@@ -188,6 +188,9 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // One output handle over the process's streams for every command.
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    let mut output = crate::output::Output::stdio(&mut stdout, &mut stderr);
     let (mode, result) = match &cli.command {
         Command::Patch(args) => {
             if let Some(msg) = hints::output_format_word(args.output.as_deref()) {
@@ -196,19 +199,23 @@ pub fn main() -> i32 {
             }
             let options = args.options();
             let server_diff = options.apply && options.dry_run == DryRun::Server;
-            (mode_of(server_diff), crate::patch::run(&options))
+            (
+                mode_of(server_diff),
+                crate::patch::run(&options, &mut output),
+            )
         }
         Command::Secret(args) => {
             let options = args.options();
             let mode = mode_of(options.dry_run == DryRun::Server);
-            (mode, crate::cluster::secret::run(&options))
+            (mode, crate::cluster::secret::run(&options, &mut output))
         }
         Command::Apply(args) => {
             let dry_run = dry_run(args.dry_run);
             let mode = mode_of(dry_run == DryRun::Server);
+            let options = args.opts.options();
             (
                 mode,
-                crate::cluster::apply::run(&args.file, dry_run, &args.opts.options()),
+                crate::cluster::apply::run(&args.file, dry_run, &options, &mut output),
             )
         }
         Command::Images(args) => (

@@ -31,6 +31,7 @@ use super::dockerconfig::{
 use super::errors::{ApiError, Attempt, refused_by_admission, terminating};
 use crate::dry_run::DryRun;
 use crate::exit::Status;
+use crate::output::Output;
 use crate::yaml::emit::{Layout, to_yaml};
 
 /// What `secret` was asked to do (see `src/cli/secret.rs` for each flag).
@@ -536,11 +537,15 @@ fn check_args(args: &SecretOptions) -> anyhow::Result<Vec<String>> {
     Ok(dedup_keep_order(args.namespaces.iter().cloned()))
 }
 
-pub fn run(args: &SecretOptions) -> anyhow::Result<Status> {
+/// The `secret` command: report lines to `output.out`, failures to `output.err`.
+pub fn run(args: &SecretOptions, output: &mut Output) -> anyhow::Result<Status> {
     let namespaces = check_args(args)?;
     let stdin = std::io::stdin();
     if args.password_stdin && stdin.is_terminal() {
-        eprintln!("reading the registry password from standard input (end with Ctrl-D)...");
+        writeln!(
+            output.err,
+            "reading the registry password from standard input (end with Ctrl-D)..."
+        )?;
     }
     let password = read_password(
         args.password_stdin,
@@ -572,29 +577,22 @@ pub fn run(args: &SecretOptions) -> anyhow::Result<Status> {
             &printable(&secrets)?,
             args.output.unwrap_or(OutputFormat::Yaml),
         );
-        std::io::stdout().lock().write_all(text.as_bytes())?;
+        output.out.write_all(text.as_bytes())?;
         return Ok(Status::Done);
     }
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let result = runtime.block_on(async {
+    crate::runtime::block_on(async {
         let conn = args.connect.connect().await?;
-        let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
         run_cluster(
             &conn.client,
             &conn.default_namespace,
             &conn.server,
             &plan,
-            &mut out,
-            &mut err,
+            &mut *output.out,
+            &mut *output.err,
         )
         .await
-    });
-    result
+    })?
 }
 
 #[cfg(test)]
