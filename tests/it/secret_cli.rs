@@ -1,16 +1,15 @@
 //! `kubectl tingyun secret` as a user runs it: the built binary, awkward
 //! credentials, and the real `kubectl create secret docker-registry
 //! --dry-run=client` as the reference for what the Secret must mean.
-mod support;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::support::kubectl_secret;
 use base64::Engine as _;
 use kubectl_tingyun::yaml::value::documents;
 use serde_json::Value;
-use support::kubectl_secret;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-tingyun");
 

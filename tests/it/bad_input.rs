@@ -1,12 +1,11 @@
 //! Bad inputs to `kubectl tingyun patch`: exit 1, one `FILE:LINE:COL: message`
 //! naming the problem, the input untouched (bytes and mtime), nothing new in
 //! the directory, never a panic.
-mod common;
 
 use std::fs;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 struct Bad {
     name: &'static str,
