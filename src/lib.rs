@@ -21,6 +21,7 @@ pub mod image;
 pub mod k8s;
 pub mod names;
 pub mod patch;
+pub mod profile;
 pub mod source;
 pub mod version;
 pub mod write;
