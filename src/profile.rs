@@ -418,13 +418,15 @@ impl Profile {
         }
     }
 
-    /// For `secret`: `name_given` says whether `--name` was on the command line.
-    pub fn fill_secret(&self, o: &mut SecretOptions, name_given: bool) {
+    /// For `secret`: `given` says which of `--server`, `--username` and
+    /// `--name` were on the command line (an empty value given stays).
+    pub fn fill_secret(&self, o: &mut SecretOptions, given: [bool; 3]) {
         let s = &self.secret;
-        if o.server.is_empty() {
+        let [server_given, username_given, name_given] = given;
+        if !server_given {
             o.server = s.server.clone().unwrap_or_default();
         }
-        if o.username.is_empty() {
+        if !username_given {
             o.username = s.username.clone().unwrap_or_default();
         }
         if !name_given && let Some(n) = s.name.as_ref().or(self.pull_secret.as_ref()) {

@@ -208,8 +208,16 @@ pub fn main() -> i32 {
         Command::Secret(args) => {
             let mut options = args.options();
             let mode = mode_of(options.dry_run == DryRun::Server);
-            let result = profile_args::secret(&args.profile, args.name.is_some(), &mut options)
-                .and_then(|()| crate::cluster::secret::run(&options));
+            let result = profile_args::secret(
+                &args.profile,
+                [
+                    args.server.is_some(),
+                    args.username.is_some(),
+                    args.name.is_some(),
+                ],
+                &mut options,
+            )
+            .and_then(|()| crate::cluster::secret::run(&options));
             (mode, result)
         }
         Command::Apply(args) => {

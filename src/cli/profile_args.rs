@@ -86,15 +86,16 @@ pub fn apply(args: &ProfileArgs, file: &str, o: &mut ApplyOptions) -> anyhow::Re
     Ok(())
 }
 
-pub fn secret(args: &ProfileArgs, name_given: bool, o: &mut SecretOptions) -> anyhow::Result<()> {
+/// `given`: whether `--server`, `--username` and `--name` were on the command line.
+pub fn secret(args: &ProfileArgs, given: [bool; 3], o: &mut SecretOptions) -> anyhow::Result<()> {
     if let Some(l) = load(args, None)? {
-        l.profile.fill_secret(o, name_given);
+        l.profile.fill_secret(o, given);
     }
-    for (value, flag, key) in [
-        (&o.server, "--server", "secret.server"),
-        (&o.username, "--username", "secret.username"),
+    for (value, was_given, flag, key) in [
+        (&o.server, given[0], "--server", "secret.server"),
+        (&o.username, given[1], "--username", "secret.username"),
     ] {
-        if value.is_empty() {
+        if value.is_empty() && !was_given {
             anyhow::bail!(
                 "{flag} is required: give {flag}=VALUE, or set {key} in the profile (--config FILE, \
                  or tingyun.yaml in this directory)"
