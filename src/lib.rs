@@ -23,6 +23,7 @@ pub mod k8s;
 pub mod names;
 pub mod output;
 pub mod patch;
+pub mod profile;
 pub mod registry;
 pub mod runtime;
 pub mod source;

@@ -14,6 +14,7 @@ mod krew_manifest;
 mod patch_apply_cli;
 mod patch_cases;
 mod plugin_discovery;
+mod profile_cli;
 mod properties;
 mod registry_client;
 mod secret_cli;
