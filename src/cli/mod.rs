@@ -231,9 +231,10 @@ pub fn main() -> i32 {
             let dry_run = dry_run(args.dry_run);
             let mode = mode_of(dry_run == DryRun::Server);
             let mut options = args.opts.options();
-            let result = profile_args::apply(&args.profile, &args.file, &mut options).and_then(
-                |()| crate::cluster::apply::run(&args.file, dry_run, &options, &mut output),
-            );
+            let result =
+                profile_args::apply(&args.profile, &args.file, &mut options).and_then(|()| {
+                    crate::cluster::apply::run(&args.file, dry_run, &options, &mut output)
+                });
             (mode, result)
         }
         Command::Images(args) => (

@@ -427,10 +427,7 @@ fn usage_and_argument_errors_have_their_exit_codes() {
             "5x",
         ),
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-tingyun"))
-            .args(&args)
-            .output()
-            .unwrap();
+        let out = crate::support::bin().args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");

@@ -17,7 +17,7 @@ const BASH_COMPLETION: &str = "/usr/share/bash-completion/bash_completion";
 fn plugin_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
-        env!("CARGO_BIN_EXE_kubectl-tingyun"),
+        crate::support::bin_path(),
         dir.path().join("kubectl-tingyun"),
     )
     .unwrap();

@@ -8,9 +8,9 @@ use crate::support;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
 use crate::support::emulator::Emulator;
 use crate::support::{bin, fixture_copy, stderr, stdout};
+use serde_json::Value;
 
 const REGISTRY: &str = "harbor.example.com/apm";
 
