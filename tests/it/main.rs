@@ -8,6 +8,7 @@ mod apply_cli;
 mod bad_input;
 mod cluster_emulator;
 mod completion;
+mod doctor_cluster;
 mod e2e;
 mod images_cli;
 mod krew_manifest;
