@@ -19,6 +19,7 @@ pub mod image;
 pub mod k8s;
 pub mod names;
 pub mod patch;
+pub mod registry;
 pub mod source;
 pub mod write;
 pub mod yaml;
