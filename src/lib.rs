@@ -14,7 +14,9 @@
 pub mod cli;
 pub mod cluster;
 pub mod diff;
+pub mod dry_run;
 pub mod error;
+pub mod exit;
 pub mod image;
 pub mod k8s;
 pub mod names;
