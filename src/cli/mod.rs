@@ -6,6 +6,7 @@
 //! maps results to exit codes ([`crate::exit`]).
 mod apply;
 mod connect;
+mod images;
 mod patch;
 mod secret;
 
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub use apply::{ApplyArgs, ApplyOpts};
 pub use connect::ConnectArgs;
+pub use images::{ImagesArgs, ImagesCommand, PushArgs};
 pub use patch::PatchArgs;
 pub use secret::{OutputFormatArg, SecretArgs};
 
@@ -56,6 +58,8 @@ pub enum Command {
     Secret(SecretArgs),
     /// Server-side apply a manifest, restart the agent and wait until it is Ready.
     Apply(ApplyArgs),
+    /// Container images: push the vendor's image archive to a private registry.
+    Images(ImagesArgs),
 }
 
 /// `--dry-run` as kubectl spells it: `--dry-run` alone means `client`.
@@ -155,6 +159,11 @@ pub fn main() -> i32 {
                 crate::cluster::apply::run(&args.file, dry_run, &args.opts.options()),
             )
         }
+        Command::Images(args) => match &args.command {
+            ImagesCommand::Push(push) => {
+                (Mode::Normal, crate::registry::push::run(&push.options()))
+            }
+        },
     };
     if let Err(e) = &result {
         eprintln!("{}", crate::error::render(e));

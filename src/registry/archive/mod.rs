@@ -60,7 +60,9 @@ impl Platform {
             [a] if !a.is_empty() => ("linux", *a, None),
             [o, a] if !o.is_empty() && !a.is_empty() => (*o, *a, None),
             [o, a, v] if !o.is_empty() && !a.is_empty() && !v.is_empty() => (*o, *a, Some(*v)),
-            _ => bail!("{s:?} is not a platform: give OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64"),
+            _ => bail!(
+                "{s:?} is not a platform: give OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64"
+            ),
         };
         Ok(Platform::new(os, arch, variant))
     }
@@ -216,7 +218,10 @@ fn read_json(c: &Container, path: &str) -> Result<(Vec<u8>, Value)> {
     let f = c
         .get(path)
         .ok_or_else(|| anyhow!("{}: {path} is missing", c.origin))?;
-    let bytes = f.data.read_all().with_context(|| format!("{}: {path}", c.origin))?;
+    let bytes = f
+        .data
+        .read_all()
+        .with_context(|| format!("{}: {path}", c.origin))?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
         anyhow!(
             "{}: {path}:{}:{}: not valid JSON: {e}; the archive is damaged — download it again",
@@ -232,7 +237,10 @@ fn docker_save(c: &Container, root: &str, out: &mut Vec<SourceImage>) -> Result<
     let mpath = join(root, "manifest.json");
     let (_, manifest) = read_json(c, &mpath)?;
     let Some(entries) = manifest.as_array() else {
-        bail!("{}: {mpath}: expected a JSON list of images (docker save's manifest.json)", c.origin);
+        bail!(
+            "{}: {mpath}: expected a JSON list of images (docker save's manifest.json)",
+            c.origin
+        );
     };
     for (i, e) in entries.iter().enumerate() {
         let at = format!("{}: {mpath}: image {}", c.origin, i + 1);
@@ -242,12 +250,18 @@ fn docker_save(c: &Container, root: &str, out: &mut Vec<SourceImage>) -> Result<
             .ok_or_else(|| anyhow!("{at}: no \"Config\""))?;
         let (cfg_bytes, cfg) = read_json(c, &join(root, cfg_path))?;
         let platform = Platform::from_json(&cfg).ok_or_else(|| {
-            anyhow!("{at}: the config {cfg_path} names no os/architecture; cannot tell the platform")
+            anyhow!(
+                "{at}: the config {cfg_path} names no os/architecture; cannot tell the platform"
+            )
         })?;
         let diff_ids: Vec<String> = cfg
             .pointer("/rootfs/diff_ids")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let layer_paths: Vec<&str> = e
             .get("Layers")
@@ -272,7 +286,12 @@ fn docker_save(c: &Container, root: &str, out: &mut Vec<SourceImage>) -> Result<
             layers.push(Blob {
                 digest: if f.gzip { blob_name_digest(&p) } else { None },
                 size: f.size,
-                media_type: if f.gzip { MT_DOCKER_LAYER_GZ } else { MT_DOCKER_LAYER }.to_string(),
+                media_type: if f.gzip {
+                    MT_DOCKER_LAYER_GZ
+                } else {
+                    MT_DOCKER_LAYER
+                }
+                .to_string(),
                 data: f.data.clone(),
                 gzip: f.gzip,
                 diff_id: Some(diff_id.clone()),
@@ -330,13 +349,23 @@ fn oci_layout(c: &Container, root: &str, out: &mut Vec<SourceImage>) -> Result<(
     let descs = index
         .get("manifests")
         .and_then(Value::as_array)
-        .ok_or_else(|| anyhow!("{}: {ipath}: no \"manifests\" list (not an OCI image layout)", c.origin))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: {ipath}: no \"manifests\" list (not an OCI image layout)",
+                c.origin
+            )
+        })?;
     let dir_name = root.rsplit('/').next().filter(|s| !s.is_empty());
     let fallback = dir_name.unwrap_or(&c.stem).to_string();
     for (i, d) in descs.iter().enumerate() {
         let at = format!("{}: {ipath}: manifest {}", c.origin, i + 1);
-        let ann = |k: &str| d.pointer(&format!("/annotations/{}", k.replace('/', "~1"))).and_then(Value::as_str);
-        let name = match ann("io.containerd.image.name").or(ann("org.opencontainers.image.ref.name")) {
+        let ann = |k: &str| {
+            d.pointer(&format!("/annotations/{}", k.replace('/', "~1")))
+                .and_then(Value::as_str)
+        };
+        let name = match ann("io.containerd.image.name")
+            .or(ann("org.opencontainers.image.ref.name"))
+        {
             Some(n) if n.contains('/') || n.contains(':') => n.to_string(),
             Some(tag) => format!("{}:{tag}", fallback.to_ascii_lowercase()),
             None => bail!(
@@ -345,7 +374,8 @@ fn oci_layout(c: &Container, root: &str, out: &mut Vec<SourceImage>) -> Result<(
         };
         let (mt, bytes, digest) = read_descriptor(c, root, d, &at)?;
         if is_index_type(&mt) {
-            let v: Value = serde_json::from_slice(&bytes).map_err(|e| anyhow!("{at}: index is not JSON: {e}"))?;
+            let v: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow!("{at}: index is not JSON: {e}"))?;
             let mut images = Vec::new();
             for (j, child) in v
                 .get("manifests")
@@ -396,13 +426,19 @@ fn is_index_type(mt: &str) -> bool {
 }
 
 /// Read a small blob (manifest, index) named by a descriptor; verify its digest.
-fn read_descriptor(c: &Container, root: &str, d: &Value, at: &str) -> Result<(String, Vec<u8>, String)> {
+fn read_descriptor(
+    c: &Container,
+    root: &str,
+    d: &Value,
+    at: &str,
+) -> Result<(String, Vec<u8>, String)> {
     let digest = d
         .get("digest")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("{at}: descriptor without digest"))?;
     let bytes = read_blob(c, root, digest, at)?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| anyhow!("{at}: {digest} is not JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|e| anyhow!("{at}: {digest} is not JSON: {e}"))?;
     let mt = d
         .get("mediaType")
         .and_then(Value::as_str)
@@ -424,7 +460,9 @@ fn read_blob(c: &Container, root: &str, digest: &str, at: &str) -> Result<Vec<u8
         .ok_or_else(|| anyhow!("{at}: blob {digest} is missing from the layout ({p})"))?;
     let bytes = f.data.read_all()?;
     if digest.starts_with("sha256:") && sha256(&bytes) != digest {
-        bail!("{at}: blob {digest} does not match its digest; the archive is damaged — download it again");
+        bail!(
+            "{at}: blob {digest} does not match its digest; the archive is damaged — download it again"
+        );
     }
     Ok(bytes)
 }
@@ -437,15 +475,19 @@ fn oci_image(
     digest: String,
     at: &str,
 ) -> Result<PlatformImage> {
-    let m: Value = serde_json::from_slice(&bytes).map_err(|e| anyhow!("{at}: manifest is not JSON: {e}"))?;
-    let cd = m.get("config").ok_or_else(|| anyhow!("{at}: manifest without config"))?;
+    let m: Value =
+        serde_json::from_slice(&bytes).map_err(|e| anyhow!("{at}: manifest is not JSON: {e}"))?;
+    let cd = m
+        .get("config")
+        .ok_or_else(|| anyhow!("{at}: manifest without config"))?;
     let cdigest = cd
         .get("digest")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("{at}: config without digest"))?;
     let cfg_bytes = read_blob(c, root, cdigest, at)?;
     let cfg: Value = serde_json::from_slice(&cfg_bytes).unwrap_or(Value::Null);
-    let platform = Platform::from_json(&cfg).unwrap_or_else(|| Platform::new("unknown", "unknown", None));
+    let platform =
+        Platform::from_json(&cfg).unwrap_or_else(|| Platform::new("unknown", "unknown", None));
     let diff_ids: Vec<Option<String>> = cfg
         .pointer("/rootfs/diff_ids")
         .and_then(Value::as_array)

@@ -8,8 +8,8 @@ use crate::image::{ImageRef, Project};
 
 /// Tag suffixes that name a platform, longest first.
 const SUFFIXES: &[&str] = &[
-    "arm64v8", "aarch64", "x86_64", "x86-64", "arm32v7", "arm32v6", "ppc64le", "riscv64", "amd64", "arm64",
-    "armv7", "armv6", "s390x", "i386", "386", "arm",
+    "arm64v8", "aarch64", "x86_64", "x86-64", "arm32v7", "arm32v6", "ppc64le", "riscv64", "amd64",
+    "arm64", "armv7", "armv6", "s390x", "i386", "386", "arm",
 ];
 
 /// The tag without a platform suffix (`1.0-amd64` -> `1.0`, `1.0_arm64` ->
@@ -30,11 +30,14 @@ pub fn strip_platform_suffix(tag: &str) -> (&str, Option<&str>) {
 
 /// The destination of the source image named `reference`.
 pub fn destination(project: &Project, reference: &str) -> Result<ImageRef> {
-    let r = ImageRef::parse(reference).map_err(|e| anyhow!("the archive names an image {reference:?} that is not a valid reference: {e}"))?;
+    let r = ImageRef::parse(reference).map_err(|e| {
+        anyhow!("the archive names an image {reference:?} that is not a valid reference: {e}")
+    })?;
     let tag = strip_platform_suffix(r.tag().unwrap_or(crate::image::reference::DEFAULT_TAG)).0;
     let relocated = r.relocated(project);
     let text = format!("{}/{}:{tag}", project, relocated.name());
-    ImageRef::parse(&text).map_err(|e| anyhow!("{reference:?} would go to {text:?}, which is not valid: {e}"))
+    ImageRef::parse(&text)
+        .map_err(|e| anyhow!("{reference:?} would go to {text:?}, which is not valid: {e}"))
 }
 
 #[cfg(test)]
@@ -44,8 +47,14 @@ mod tests {
     #[test]
     fn platform_suffixes_come_off_the_tag() {
         assert_eq!(strip_platform_suffix("1.0-amd64"), ("1.0", Some("amd64")));
-        assert_eq!(strip_platform_suffix("3.4.0.0-arm64"), ("3.4.0.0", Some("arm64")));
-        assert_eq!(strip_platform_suffix("1.0_arm64v8"), ("1.0", Some("arm64v8")));
+        assert_eq!(
+            strip_platform_suffix("3.4.0.0-arm64"),
+            ("3.4.0.0", Some("arm64"))
+        );
+        assert_eq!(
+            strip_platform_suffix("1.0_arm64v8"),
+            ("1.0", Some("arm64v8"))
+        );
         assert_eq!(strip_platform_suffix("1.0-x86_64"), ("1.0", Some("x86_64")));
         assert_eq!(strip_platform_suffix("amd64"), ("amd64", None));
         assert_eq!(strip_platform_suffix("1.0"), ("1.0", None));

@@ -116,8 +116,8 @@ impl Container {
 
 /// Scan a source: a file (tar, tar.gz, nested) or a directory.
 pub fn scan(source: &Path) -> Result<Vec<Container>> {
-    let meta = std::fs::metadata(source)
-        .with_context(|| format!("{}: cannot read", source.display()))?;
+    let meta =
+        std::fs::metadata(source).with_context(|| format!("{}: cannot read", source.display()))?;
     let mut out = Vec::new();
     if meta.is_dir() {
         let mut dir = Container {
@@ -145,8 +145,8 @@ fn walk_dir(root: &Path, dir: &Path, c: &mut Container, out: &mut Vec<Container>
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let path = e.path();
-        let meta = std::fs::metadata(&path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let meta =
+            std::fs::metadata(&path).with_context(|| format!("{}: cannot read", path.display()))?;
         let rel = path
             .strip_prefix(root)
             .unwrap_or(&path)
@@ -160,7 +160,8 @@ fn walk_dir(root: &Path, dir: &Path, c: &mut Container, out: &mut Vec<Container>
                 continue;
             }
             let size = meta.len();
-            let mut f = File::open(&path).with_context(|| format!("{}: cannot open", path.display()))?;
+            let mut f =
+                File::open(&path).with_context(|| format!("{}: cannot open", path.display()))?;
             let (data, gzip) = if size <= INLINE_LIMIT {
                 let mut v = Vec::with_capacity(size as usize);
                 f.read_to_end(&mut v)?;
@@ -202,10 +203,19 @@ fn scan_file(path: &Path, origin: &str, out: &mut Vec<Container>) -> Result<()> 
         let r = MultiGzDecoder::new(BufReader::with_capacity(1 << 20, f));
         walk_tar(r, base, out).with_context(|| format!("{origin}: not a readable .tar.gz"))
     } else if is_tar(&head[..n]) {
-        walk_tar_seek(f, Base { offset: Some(0), ..base }, out)
-            .with_context(|| format!("{origin}: not a readable tar archive"))
+        walk_tar_seek(
+            f,
+            Base {
+                offset: Some(0),
+                ..base
+            },
+            out,
+        )
+        .with_context(|| format!("{origin}: not a readable tar archive"))
     } else {
-        bail!("{origin}: neither a tar archive, a .tar.gz nor a directory: give the image archive as downloaded, an unpacked directory, a `docker save` tar or an OCI layout")
+        bail!(
+            "{origin}: neither a tar archive, a .tar.gz nor a directory: give the image archive as downloaded, an unpacked directory, a `docker save` tar or an OCI layout"
+        )
     }
 }
 
@@ -331,7 +341,8 @@ fn on_entry<R: Read>(
 
 /// A fresh reader of the bytes at `loc`.
 fn open_loc(loc: &BlobLoc) -> Result<Box<dyn Read + Send>> {
-    let mut f = File::open(&loc.file).with_context(|| format!("{}: cannot open", loc.file.display()))?;
+    let mut f =
+        File::open(&loc.file).with_context(|| format!("{}: cannot open", loc.file.display()))?;
     if let Some(off) = loc.offset {
         f.seek(SeekFrom::Start(off))?;
         return Ok(Box::new(f.take(loc.size)));

@@ -10,9 +10,12 @@ pub mod plan;
 
 use std::path::PathBuf;
 
+use std::io::Write;
+
 use anyhow::Result;
 use serde_json::{Value, json};
 
+use crate::exit::Status;
 use crate::registry::archive::{self, SourceImage};
 pub use plan::{Format, PlanOptions, Target};
 
@@ -45,7 +48,11 @@ impl TargetReport {
     pub fn planned(t: &Target) -> TargetReport {
         let digest = match (&t.keep_index, t.multi) {
             (Some(ix), true) => Some(ix.digest.clone()),
-            (_, false) if t.members[0].keep_manifest => t.members[0].image.manifest.as_ref().map(|m| m.digest.clone()),
+            (_, false) if t.members[0].keep_manifest => t.members[0]
+                .image
+                .manifest
+                .as_ref()
+                .map(|m| m.digest.clone()),
             _ => None,
         };
         TargetReport {
@@ -77,7 +84,11 @@ pub fn dry_run_text(targets: &[Target]) -> String {
     let mut s = String::new();
     for t in targets {
         let kind = if t.multi {
-            if t.docker { "manifest list" } else { "image index" }
+            if t.docker {
+                "manifest list"
+            } else {
+                "image index"
+            }
         } else {
             "manifest"
         };
@@ -90,4 +101,46 @@ pub fn dry_run_text(targets: &[Target]) -> String {
         ));
     }
     s
+}
+
+/// What `images push` was asked.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    pub sources: Vec<PathBuf>,
+    pub plan: PlanOptions,
+    /// `--platform` values as given (`linux/amd64,linux/arm64`).
+    pub platforms: Vec<String>,
+    pub jobs: usize,
+    pub dry_run: bool,
+    /// `-o json`.
+    pub json: bool,
+}
+
+/// Run `images push`.
+pub fn run(opts: &PushOptions) -> Result<Status> {
+    let mut plan_opts = opts.plan.clone();
+    plan_opts.platforms = plan::parse_platforms(&opts.platforms)?;
+    let images = load(&opts.sources)?;
+    let targets = plan::plan(&images, &plan_opts)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if opts.dry_run {
+        if opts.json {
+            let reports: Vec<Value> = targets
+                .iter()
+                .map(|t| TargetReport::planned(t).to_json())
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&json!({"images": reports}))?
+            )?;
+        } else {
+            write!(out, "{}", dry_run_text(&targets))?;
+        }
+        return Ok(Status::Done);
+    }
+    anyhow::bail!(
+        "uploading is not available in this build yet; use --dry-run to see what would be pushed where"
+    )
 }

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use crate::image::{ImageRef, Project};
 use crate::registry::archive::{
-    Blob, MT_DOCKER_CONFIG, MT_DOCKER_LAYER, MT_DOCKER_LAYER_GZ, MT_DOCKER_LIST, MT_DOCKER_MANIFEST,
-    MT_OCI_CONFIG, MT_OCI_INDEX, MT_OCI_LAYER, MT_OCI_LAYER_GZ, MT_OCI_MANIFEST, Platform, PlatformImage,
-    SourceImage, Verbatim, names,
+    Blob, MT_DOCKER_CONFIG, MT_DOCKER_LAYER, MT_DOCKER_LAYER_GZ, MT_DOCKER_LIST,
+    MT_DOCKER_MANIFEST, MT_OCI_CONFIG, MT_OCI_INDEX, MT_OCI_LAYER, MT_OCI_LAYER_GZ,
+    MT_OCI_MANIFEST, Platform, PlatformImage, SourceImage, Verbatim, names,
 };
 
 /// `--format`.
@@ -61,7 +61,10 @@ pub struct Member {
 
 impl Target {
     pub fn platforms(&self) -> Vec<String> {
-        self.members.iter().map(|m| m.image.platform.to_string()).collect()
+        self.members
+            .iter()
+            .map(|m| m.image.platform.to_string())
+            .collect()
     }
 
     pub fn source_text(&self) -> String {
@@ -98,12 +101,17 @@ pub fn plan(images: &[SourceImage], opts: &PlanOptions) -> Result<Vec<Target>> {
             .map_err(|e| anyhow::anyhow!("{}: {e}", s.origin))?;
         groups
             .entry(dest.to_string())
-            .or_insert_with(|| Group { dest, sources: vec![] })
+            .or_insert_with(|| Group {
+                dest,
+                sources: vec![],
+            })
             .sources
             .push(s);
     }
     if groups.is_empty() {
-        bail!("no images found: the source holds no docker save tar (manifest.json) and no OCI image layout (index.json)");
+        bail!(
+            "no images found: the source holds no docker save tar (manifest.json) and no OCI image layout (index.json)"
+        );
     }
     let mut out = Vec::new();
     for (_, g) in groups {
@@ -145,7 +153,10 @@ pub fn plan(images: &[SourceImage], opts: &PlanOptions) -> Result<Vec<Target>> {
         let filtered = by_platform.len() != available.len();
         let all_docker_save = by_platform.values().all(|(_, i)| i.from_docker_save);
         let source_docker = by_platform.values().all(|(_, i)| {
-            i.from_docker_save || i.manifest.as_ref().is_some_and(|m| m.media_type == MT_DOCKER_MANIFEST)
+            i.from_docker_save
+                || i.manifest
+                    .as_ref()
+                    .is_some_and(|m| m.media_type == MT_DOCKER_MANIFEST)
         });
         let docker = match opts.format {
             Format::Docker => true,
@@ -157,7 +168,10 @@ pub fn plan(images: &[SourceImage], opts: &PlanOptions) -> Result<Vec<Target>> {
             .map(|(_, img)| {
                 let keep = img.manifest.as_ref().is_some_and(|m| {
                     (m.media_type == MT_DOCKER_MANIFEST) == docker
-                        && img.layers.iter().all(|l| l.digest.is_some() && !l.needs_compression())
+                        && img
+                            .layers
+                            .iter()
+                            .all(|l| l.digest.is_some() && !l.needs_compression())
                 });
                 Member {
                     image: (*img).clone(),
@@ -191,7 +205,10 @@ pub fn plan(images: &[SourceImage], opts: &PlanOptions) -> Result<Vec<Target>> {
 }
 
 fn join(p: &[Platform]) -> String {
-    p.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+    p.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A layer or config as it will be in the registry.
@@ -206,7 +223,12 @@ pub struct Pushed {
 /// The manifest of a member whose layers ended up as `layers` (same order),
 /// in the target's media types. Deterministic: the same input gives the
 /// same bytes, so re-runs find the same digest.
-pub fn build_manifest(img: &PlatformImage, config: &Pushed, layers: &[Pushed], docker: bool) -> Vec<u8> {
+pub fn build_manifest(
+    img: &PlatformImage,
+    config: &Pushed,
+    layers: &[Pushed],
+    docker: bool,
+) -> Vec<u8> {
     let layer_type = |l: &Pushed, src: &Blob| -> String {
         let foreign = !matches!(
             src.media_type.as_str(),
@@ -223,11 +245,17 @@ pub fn build_manifest(img: &PlatformImage, config: &Pushed, layers: &[Pushed], d
         }
         .to_string()
     };
-    let config_type = if docker { MT_DOCKER_CONFIG } else { MT_OCI_CONFIG };
+    let config_type = if docker {
+        MT_DOCKER_CONFIG
+    } else {
+        MT_OCI_CONFIG
+    };
     let layers: Vec<Value> = layers
         .iter()
         .zip(&img.layers)
-        .map(|(l, src)| json!({"mediaType": layer_type(l, src), "size": l.size, "digest": l.digest}))
+        .map(
+            |(l, src)| json!({"mediaType": layer_type(l, src), "size": l.size, "digest": l.digest}),
+        )
         .collect();
     let m = json!({
         "schemaVersion": 2,
