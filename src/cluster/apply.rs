@@ -10,7 +10,7 @@
 //! `--dry-run=server` applies with `dryRun=All` and prints a unified diff of
 //! live vs merged per object; exit 1 when anything differs, 2 on errors.
 use std::collections::HashMap;
-use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 
 use anyhow::Context as _;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -19,7 +19,7 @@ use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
 
 use super::errors::{Attempt, Failure, classify};
-use super::objects::{self, Manifest};
+use super::objects::{self, Applied, Manifest};
 use crate::dry_run::DryRun;
 use crate::exit::Status;
 
@@ -47,7 +47,8 @@ pub struct ApplyOptions {
 
 /// The `apply` command: `file` (`-`: standard input) with `dry_run`.
 pub fn run(file: &str, dry_run: DryRun, opts: &ApplyOptions) -> anyhow::Result<Status> {
-    let (label, text) = read_input(file)?;
+    let source = crate::source::Source::read(file)?;
+    let (label, text) = (source.label, source.text);
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     let tty = std::io::stderr().is_terminal();
@@ -62,18 +63,6 @@ pub fn run(file: &str, dry_run: DryRun, opts: &ApplyOptions) -> anyhow::Result<S
         DryRun::Server => apply_text(&label, &text, opts, true, &mut out, &mut err, tty),
         DryRun::Off => apply_text(&label, &text, opts, false, &mut out, &mut err, tty),
     }
-}
-
-fn read_input(file: &str) -> anyhow::Result<(String, String)> {
-    if file == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read the manifest from standard input")?;
-        return Ok(("<stdin>".into(), text));
-    }
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
-    Ok((file.to_string(), text))
 }
 
 /// Apply already-read manifest text (used by `patch --apply`).
@@ -114,37 +103,6 @@ pub fn apply_text(
         }
     });
     result
-}
-
-/// One object after applying.
-#[derive(Debug, Clone)]
-pub struct Applied {
-    pub manifest: Manifest,
-    pub namespace: Option<String>,
-    /// The live object before applying (None: it did not exist).
-    pub before: Option<Value>,
-    /// The object the server returned.
-    pub after: Value,
-}
-
-impl Applied {
-    /// Did the apply change the object (its resourceVersion moved)?
-    pub fn changed(&self) -> bool {
-        match &self.before {
-            None => true,
-            Some(b) => {
-                b["metadata"]["resourceVersion"] != self.after["metadata"]["resourceVersion"]
-            }
-        }
-    }
-
-    fn outcome(&self) -> &'static str {
-        match (&self.before, self.changed()) {
-            (None, _) => "created",
-            (Some(_), true) => "serverside-applied",
-            (Some(_), false) => "unchanged",
-        }
-    }
 }
 
 /// Resolves kinds by discovery, one request per group/version.

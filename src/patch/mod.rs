@@ -5,6 +5,7 @@
 //! [`verify`] -> [`crate::diff`] / [`crate::write`] -> optional cluster apply.
 mod annotations;
 mod images;
+mod layer;
 mod lines;
 pub mod options;
 pub mod plan;
