@@ -23,5 +23,6 @@ pub mod names;
 pub mod patch;
 pub mod registry;
 pub mod source;
+pub mod version;
 pub mod write;
 pub mod yaml;

@@ -5,14 +5,16 @@
 //! option structs the library takes; this module alone (with `main.rs`)
 //! maps results to exit codes ([`crate::exit`]).
 mod apply;
+mod complete;
 mod connect;
+mod hints;
 mod images;
 mod patch;
 mod secret;
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub use apply::{ApplyArgs, ApplyOpts};
 pub use connect::ConnectArgs;
@@ -60,6 +62,29 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Container images: push the vendor's image archive to a private registry.
     Images(ImagesArgs),
+    /// Print a shell completion script for kubectl-tingyun (bash, zsh, fish, powershell).
+    #[command(after_help = "Examples:\n  \
+# bash, this shell only\n  \
+source <(kubectl tingyun completion bash)\n\n  \
+# `kubectl tingyun <TAB>` (kubectl >= 1.26): put kubectl_complete-tingyun from the\n  \
+# release archive next to kubectl-tingyun on PATH")]
+    Completion(CompletionArgs),
+    /// Print the version, the commit it was built from and the build date.
+    Version(VersionArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompletionArgs {
+    /// The shell to generate the script for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct VersionArgs {
+    /// `json` prints the same as a JSON object.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", value_parser = ["json"])]
+    pub output: Option<String>,
 }
 
 /// `--dry-run` as kubectl spells it: `--dry-run` alone means `client`.
@@ -128,6 +153,24 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parse the command line, run, and return the process exit code
 /// (the table is in [`crate::exit`]).
 pub fn main() -> i32 {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    // Run as `kubectl_complete-tingyun` (a link to this binary) or through
+    // contrib/kubectl_complete-tingyun: kubectl's plugin completion protocol.
+    let as_completer = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_stem()
+                .map(|s| s == "kubectl_complete-tingyun")
+        })
+        .unwrap_or(false);
+    if as_completer || argv.first().map(String::as_str) == Some("__complete") {
+        let words = if as_completer { &argv[..] } else { &argv[1..] };
+        let (items, directive) = complete::answer(&Cli::command(), words);
+        let _ = complete::write_answer(&mut std::io::stdout().lock(), &items, directive);
+        return exit::OK;
+    }
+    let space_hint = || hints::space_instead_of_equals(&Cli::command(), &argv);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -137,11 +180,20 @@ pub fn main() -> i32 {
                 exit::OK
             };
             let _ = e.print();
+            if e.use_stderr()
+                && let Some(hint) = space_hint()
+            {
+                eprintln!("{hint}");
+            }
             return code;
         }
     };
     let (mode, result) = match &cli.command {
         Command::Patch(args) => {
+            if let Some(msg) = hints::output_format_word(args.output.as_deref()) {
+                eprintln!("error: {msg}");
+                return exit::error(raw_mode(std::env::args_os()));
+            }
             let options = args.options();
             let server_diff = options.apply && options.dry_run == DryRun::Server;
             (mode_of(server_diff), crate::patch::run(&options))
@@ -164,9 +216,24 @@ pub fn main() -> i32 {
                 (Mode::Normal, crate::registry::push::run(&push.options()))
             }
         },
+        Command::Completion(args) => {
+            complete::print_script(args.shell, &mut Cli::command(), &mut std::io::stdout());
+            return exit::OK;
+        }
+        Command::Version(args) => {
+            if args.output.is_some() {
+                println!("{}", crate::version::json());
+            } else {
+                println!("{}", crate::version::line());
+            }
+            return exit::OK;
+        }
     };
     if let Err(e) = &result {
         eprintln!("{}", crate::error::render(e));
+        if let Some(hint) = space_hint() {
+            eprintln!("{hint}");
+        }
     }
     exit::code(&result, mode)
 }
