@@ -10,6 +10,7 @@ mod connect;
 mod hints;
 mod images;
 mod patch;
+mod push;
 mod secret;
 
 use std::time::Duration;
@@ -18,8 +19,9 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub use apply::{ApplyArgs, ApplyOpts};
 pub use connect::ConnectArgs;
-pub use images::{ImagesArgs, ImagesCommand, PushArgs};
+pub use images::{ImagesArgs, ImagesCommand};
 pub use patch::PatchArgs;
+pub use push::PushArgs;
 pub use secret::{OutputFormatArg, SecretArgs};
 
 use crate::dry_run::DryRun;
@@ -212,9 +214,10 @@ pub fn main() -> i32 {
             )
         }
         Command::Images(args) => match &args.command {
-            ImagesCommand::Push(push) => {
-                (Mode::Normal, crate::registry::push::run(&push.options()))
-            }
+            ImagesCommand::Push(push) => (
+                Mode::Normal,
+                push.options().and_then(|o| crate::registry::push::run(&o)),
+            ),
         },
         Command::Completion(args) => {
             complete::print_script(args.shell, &mut Cli::command(), &mut std::io::stdout());

@@ -6,7 +6,11 @@
 //! plan::plan                       -> Targets (one per destination tag)
 //! (upload)                         -> blobs, manifests, index per target
 //! ```
+pub mod blob;
+pub mod cache;
+pub mod engine;
 pub mod plan;
+pub mod upload;
 
 use std::path::PathBuf;
 
@@ -114,33 +118,38 @@ pub struct PushOptions {
     pub dry_run: bool,
     /// `-o json`.
     pub json: bool,
+    /// Registry user (`--username`); the password comes from stdin or the
+    /// environment.
+    pub username: Option<String>,
+    pub password_stdin: bool,
+    pub tls: crate::registry::TlsOptions,
+    /// Bound for each registry request.
+    pub timeout: std::time::Duration,
 }
 
 /// Run `images push`.
 pub fn run(opts: &PushOptions) -> Result<Status> {
     let mut plan_opts = opts.plan.clone();
     plan_opts.platforms = plan::parse_platforms(&opts.platforms)?;
+    let stdout = std::io::stdout();
+    if !opts.dry_run {
+        return engine::push(opts, &plan_opts);
+    }
     let images = load(&opts.sources)?;
     let targets = plan::plan(&images, &plan_opts)?;
-    let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if opts.dry_run {
-        if opts.json {
-            let reports: Vec<Value> = targets
-                .iter()
-                .map(|t| TargetReport::planned(t).to_json())
-                .collect();
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&json!({"images": reports}))?
-            )?;
-        } else {
-            write!(out, "{}", dry_run_text(&targets))?;
-        }
-        return Ok(Status::Done);
+    if opts.json {
+        let reports: Vec<Value> = targets
+            .iter()
+            .map(|t| TargetReport::planned(t).to_json())
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&json!({"images": reports}))?
+        )?;
+    } else {
+        write!(out, "{}", dry_run_text(&targets))?;
     }
-    anyhow::bail!(
-        "uploading is not available in this build yet; use --dry-run to see what would be pushed where"
-    )
+    Ok(Status::Done)
 }
