@@ -62,7 +62,8 @@ pub enum Command {
     Secret(SecretArgs),
     /// Server-side apply a manifest, restart the agent and wait until it is Ready.
     Apply(ApplyArgs),
-    /// Container images: push the vendor's image archive to a private registry.
+    /// List the images a manifest makes nodes pull (--check asks their registries); `images push`
+    /// pushes the vendor's image archive to a private registry.
     Images(ImagesArgs),
     /// Print a shell completion script for kubectl-tingyun (bash, zsh, fish, powershell).
     #[command(after_help = "Examples:\n  \
@@ -214,9 +215,13 @@ pub fn main() -> i32 {
             )
         }
         Command::Images(args) => match &args.command {
-            ImagesCommand::Push(push) => (
+            Some(ImagesCommand::Push(push)) => (
                 Mode::Normal,
                 push.options().and_then(|o| crate::registry::push::run(&o)),
+            ),
+            None => (
+                Mode::Normal,
+                args.options().and_then(|o| crate::images::run(&o)),
             ),
         },
         Command::Completion(args) => {
