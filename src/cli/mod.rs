@@ -7,6 +7,7 @@
 mod apply;
 mod complete;
 mod connect;
+mod doctor;
 mod hints;
 mod images;
 mod patch;
@@ -20,6 +21,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub use apply::{ApplyArgs, ApplyOpts};
 pub use connect::ConnectArgs;
+pub use doctor::DoctorArgs;
 pub use images::{ImagesArgs, ImagesCommand};
 pub use patch::PatchArgs;
 pub use push::PushArgs;
@@ -66,6 +68,8 @@ pub enum Command {
     /// List the images a manifest makes nodes pull (--check asks their registries); `images push`
     /// pushes the vendor's image archive to a private registry.
     Images(ImagesArgs),
+    /// Explain why the agent's pods (or those it injects into) are not Ready, and name the fix.
+    Doctor(DoctorArgs),
     /// Print a shell completion script for kubectl-tingyun (bash, zsh, fish, powershell).
     #[command(after_help = "Examples:\n  \
 # bash, this shell only\n  \
@@ -245,6 +249,10 @@ pub fn main() -> i32 {
                 args.options().and_then(|o| crate::images::run(&o)),
             ),
         },
+        Command::Doctor(args) => (
+            Mode::Normal,
+            args.options().and_then(|o| crate::doctor::run(&o)),
+        ),
         Command::Completion(args) => {
             complete::print_script(args.shell, &mut Cli::command(), &mut std::io::stdout());
             return exit::OK;
