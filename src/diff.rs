@@ -74,7 +74,7 @@ pub fn mask_secrets(text: &str) -> String {
         let Ok(tree) = cst::parse(chunk_text) else {
             continue;
         };
-        let Some(top) = crate::patch::plan::document_content(tree.root_node()) else {
+        let Some(top) = cst::document_content(tree.root_node()) else {
             continue;
         };
         let mut objects = vec![top];

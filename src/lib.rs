@@ -14,11 +14,14 @@
 pub mod cli;
 pub mod cluster;
 pub mod diff;
+pub mod dry_run;
 pub mod error;
+pub mod exit;
 pub mod image;
 pub mod k8s;
 pub mod names;
 pub mod patch;
 pub mod source;
+pub mod version;
 pub mod write;
 pub mod yaml;

@@ -1,5 +1,8 @@
 //! Kubernetes name rules, shared by the patch flags and the cluster commands.
 
+/// The pull secret's name when none is given (`--pull-secret`, `secret --name`).
+pub const DEFAULT_SECRET_NAME: &str = "tingyun-image-secret";
+
 /// A DNS-1123 label (namespace names): why not, if it is not one.
 pub fn dns1123_label(s: &str) -> Result<(), String> {
     if s.is_empty() {

@@ -94,7 +94,7 @@ impl Cluster {
     }
 
     async fn client(&self) -> kube::Client {
-        let args = kubectl_tingyun::cluster::connect::ConnectArgs {
+        let args = kubectl_tingyun::cluster::connect::ConnectOptions {
             kubeconfig: Some(self.kubeconfig.clone()),
             context: self.context.clone(),
             ..Default::default()

@@ -10,7 +10,7 @@
 //! `--dry-run=server` applies with `dryRun=All` and prints a unified diff of
 //! live vs merged per object; exit 1 when anything differs, 2 on errors.
 use std::collections::HashMap;
-use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 
 use anyhow::Context as _;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -19,57 +19,65 @@ use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
 
 use super::errors::{Attempt, Failure, classify};
-use super::objects::{self, Manifest};
-use crate::cli::{ApplyArgs, ApplyOpts, DryRun, exit};
+use super::objects::{self, Applied, Manifest};
+use crate::dry_run::DryRun;
+use crate::exit::Status;
 
-pub fn run(args: &ApplyArgs) -> anyhow::Result<i32> {
-    let (label, text) = read_input(&args.file)?;
+/// Options shared by `apply` and `patch --apply` (see `src/cli/apply.rs`
+/// for each flag).
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    pub connect: super::connect::ConnectOptions,
+    /// Namespace for objects in the file that do not name one.
+    pub namespace: Option<String>,
+    /// Do not restart the agent after applying.
+    pub no_restart: bool,
+    /// How long to wait for the restarted agent to become Ready.
+    pub timeout: std::time::Duration,
+    /// Field manager for server-side apply.
+    pub field_manager: String,
+    /// Take ownership of fields managed by other tools.
+    pub force_conflicts: bool,
+    /// Proceed even when the apply removes the private-registry setup.
+    pub allow_removal: bool,
+    /// The registry `patch --registry` moved the images to (a move there is
+    /// intended, not a loss).
+    pub intended_registry: Option<String>,
+}
+
+/// The `apply` command: `file` (`-`: standard input) with `dry_run`.
+pub fn run(file: &str, dry_run: DryRun, opts: &ApplyOptions) -> anyhow::Result<Status> {
+    let source = crate::source::Source::read(file)?;
+    let (label, text) = (source.label, source.text);
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     let tty = std::io::stderr().is_terminal();
-    match args.dry_run {
-        Some(DryRun::Client) => {
+    match dry_run {
+        DryRun::Client => {
             let objects = objects::apply_order(objects::parse(&label, &text)?);
             for m in &objects {
                 writeln!(out, "{} (client dry run: nothing sent)", m.display())?;
             }
-            Ok(exit::OK)
+            Ok(Status::Done)
         }
-        Some(DryRun::Server) => {
-            apply_text(&label, &text, &args.opts, true, &mut out, &mut err, tty)
-        }
-        Some(DryRun::None) | None => {
-            apply_text(&label, &text, &args.opts, false, &mut out, &mut err, tty)
-        }
+        DryRun::Server => apply_text(&label, &text, opts, true, &mut out, &mut err, tty),
+        DryRun::Off => apply_text(&label, &text, opts, false, &mut out, &mut err, tty),
     }
-}
-
-fn read_input(file: &str) -> anyhow::Result<(String, String)> {
-    if file == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read the manifest from standard input")?;
-        return Ok(("<stdin>".into(), text));
-    }
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
-    Ok((file.to_string(), text))
 }
 
 /// Apply already-read manifest text (used by `patch --apply`).
 /// `label` names the source in messages (a path or `<stdin>`).
-/// Returns the exit code; with `server_dry_run`, errors are written to `err`
-/// and give exit code 2 (1 means "there are differences"). Reports go to
-/// `out`, problems and progress to `err` (`tty`: `err` is a terminal).
+/// Reports go to `out`, problems and progress to `err` (`tty`: `err` is a
+/// terminal); an error is returned for the caller to print.
 pub fn apply_text(
     label: &str,
     text: &str,
-    opts: &ApplyOpts,
+    opts: &ApplyOptions,
     server_dry_run: bool,
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
     tty: bool,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<Status> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -94,44 +102,7 @@ pub fn apply_text(
             )),
         }
     });
-    match result {
-        Err(e) if server_dry_run => {
-            writeln!(err, "{}", crate::error::render(&e))?;
-            Ok(exit::USAGE)
-        }
-        other => other,
-    }
-}
-
-/// One object after applying.
-#[derive(Debug, Clone)]
-pub struct Applied {
-    pub manifest: Manifest,
-    pub namespace: Option<String>,
-    /// The live object before applying (None: it did not exist).
-    pub before: Option<Value>,
-    /// The object the server returned.
-    pub after: Value,
-}
-
-impl Applied {
-    /// Did the apply change the object (its resourceVersion moved)?
-    pub fn changed(&self) -> bool {
-        match &self.before {
-            None => true,
-            Some(b) => {
-                b["metadata"]["resourceVersion"] != self.after["metadata"]["resourceVersion"]
-            }
-        }
-    }
-
-    fn outcome(&self) -> &'static str {
-        match (&self.before, self.changed()) {
-            (None, _) => "created",
-            (Some(_), true) => "serverside-applied",
-            (Some(_), false) => "unchanged",
-        }
-    }
+    result
 }
 
 /// Resolves kinds by discovery, one request per group/version.
@@ -216,7 +187,7 @@ struct Ctx<'a> {
     client: kube::Client,
     server: String,
     default_namespace: String,
-    opts: &'a ApplyOpts,
+    opts: &'a ApplyOptions,
 }
 
 /// Field manager that owns the last-applied annotation, as kubectl's own
@@ -239,7 +210,7 @@ struct Checked {
 }
 
 impl Checked {
-    fn force(&self, opts: &ApplyOpts) -> bool {
+    fn force(&self, opts: &ApplyOptions) -> bool {
         opts.force_conflicts || !self.takeover.is_empty()
     }
 }
@@ -585,11 +556,11 @@ async fn warn_missing_secrets(ctx: &Ctx<'_>, checked: &[Checked], err: &mut dyn 
 async fn apply_async(
     label: &str,
     text: &str,
-    opts: &ApplyOpts,
+    opts: &ApplyOptions,
     dry_run: bool,
     deadline: tokio::time::Instant,
     io: Io<'_>,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<Status> {
     let Io {
         out: stdout,
         err: stderr,
@@ -671,7 +642,7 @@ async fn apply_async(
             manifests.len(),
             failed.join(", ")
         );
-        return Ok(if dry_run { exit::USAGE } else { exit::FAILURE });
+        return Ok(Status::Failed);
     }
 
     // 1b. Objects in a Namespace (or of a CRD) that this file adds cannot be
@@ -745,7 +716,7 @@ async fn apply_async(
                     )
                 }
             );
-            return Ok(exit::FAILURE);
+            return Ok(Status::Failed);
         }
     }
 
@@ -783,7 +754,7 @@ async fn apply_async(
                  nothing was applied. Patch the file with the flags named above \
                  (the live setup is kept), or pass --allow-removal to proceed anyway"
             );
-            return Ok(if dry_run { exit::USAGE } else { exit::FAILURE });
+            return Ok(Status::Failed);
         }
     }
     warn_missing_secrets(&ctx, &checked, &mut *stderr).await;
@@ -820,9 +791,9 @@ async fn apply_async(
         }
         let _ = stdout.flush();
         return Ok(if differences > 0 {
-            exit::FAILURE
+            Status::Differences
         } else {
-            exit::OK
+            Status::Done
         });
     }
 
@@ -847,7 +818,7 @@ async fn apply_async(
                     if done.is_empty() { "none".to_string() } else { done.join(", ") },
                     rest.join(", ")
                 );
-                return Ok(130);
+                return Ok(Status::Interrupted);
             }
         };
         match result {
@@ -873,7 +844,7 @@ async fn apply_async(
     let _ = stdout.flush();
 
     if opts.no_restart {
-        return Ok(exit::OK);
+        return Ok(Status::Done);
     }
     // Ctrl-C from here on: everything is applied; say so instead of
     // leaving the user guessing (the handler above keeps SIGINT from
@@ -895,7 +866,7 @@ async fn apply_async(
             }
         }
         if targets.is_empty() {
-            return Ok(exit::OK);
+            return Ok(Status::Done);
         }
         let ok = super::wait::wait(
             &conn.client,
@@ -913,7 +884,7 @@ async fn apply_async(
             },
         )
         .await?;
-        Ok(if ok { exit::OK } else { exit::FAILURE })
+        Ok(if ok { Status::Done } else { Status::Failed })
     };
     let finished = {
         tokio::pin!(after_apply);
@@ -931,7 +902,7 @@ async fn apply_async(
                  (check with: kubectl -n NAMESPACE rollout status)",
                 applied.len()
             )?;
-            Ok(130)
+            Ok(Status::Interrupted)
         }
     }
 }

@@ -4,21 +4,15 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-/// `--kubeconfig` and `--context`, honouring `KUBECONFIG` and the current
-/// context exactly as kubectl does.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct ConnectArgs {
+/// `--kubeconfig`, `--context` and `--request-timeout`, honouring
+/// `KUBECONFIG` and the current context exactly as kubectl does.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
-    #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
-
     /// The kubeconfig context to use (default: the current context).
-    #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-
-    /// Bound for each request to the API server (e.g. 30s; 0 = no bound).
-    #[arg(long, value_name = "DURATION", default_value = "30s",
-          value_parser = crate::cli::parse_duration)]
+    /// Bound for each request to the API server (zero: no bound).
     pub request_timeout: std::time::Duration,
 }
 
@@ -63,7 +57,7 @@ pub struct Connection {
     pub server: String,
 }
 
-impl ConnectArgs {
+impl ConnectOptions {
     /// Build the client configuration without connecting.
     pub async fn config(&self) -> anyhow::Result<kube::Config> {
         let options = KubeConfigOptions {
@@ -177,13 +171,13 @@ contexts:
   context: {cluster: c, user: u}
 ";
 
-    fn args(dir: &tempfile::TempDir, context: Option<&str>) -> ConnectArgs {
+    fn args(dir: &tempfile::TempDir, context: Option<&str>) -> ConnectOptions {
         let path = dir.path().join("config");
         std::fs::write(&path, KUBECONFIG).unwrap();
-        ConnectArgs {
+        ConnectOptions {
             kubeconfig: Some(path),
             context: context.map(str::to_string),
-            ..ConnectArgs::default()
+            ..ConnectOptions::default()
         }
     }
 
@@ -211,9 +205,9 @@ contexts:
 
     #[tokio::test]
     async fn a_missing_kubeconfig_file_is_named() {
-        let missing = ConnectArgs {
+        let missing = ConnectOptions {
             kubeconfig: Some("/nonexistent/kubeconfig".into()),
-            ..ConnectArgs::default()
+            ..ConnectOptions::default()
         };
         let err = format!("{:#}", missing.config().await.unwrap_err());
         assert!(

@@ -126,6 +126,37 @@ pub fn apply_order(mut objects: Vec<Manifest>) -> Vec<Manifest> {
     objects
 }
 
+/// One object after applying.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub manifest: Manifest,
+    pub namespace: Option<String>,
+    /// The live object before applying (None: it did not exist).
+    pub before: Option<Value>,
+    /// The object the server returned.
+    pub after: Value,
+}
+
+impl Applied {
+    /// Did the apply change the object (its resourceVersion moved)?
+    pub fn changed(&self) -> bool {
+        match &self.before {
+            None => true,
+            Some(b) => {
+                b["metadata"]["resourceVersion"] != self.after["metadata"]["resourceVersion"]
+            }
+        }
+    }
+
+    pub fn outcome(&self) -> &'static str {
+        match (&self.before, self.changed()) {
+            (None, _) => "created",
+            (Some(_), true) => "serverside-applied",
+            (Some(_), false) => "unchanged",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,8 +15,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use super::apply::Applied;
 use super::errors::{Attempt, classify};
+use super::objects::Applied;
 
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 /// Agent pods created without a controller, named like the vendor's `tingyun-agent-xxx`.

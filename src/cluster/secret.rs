@@ -29,7 +29,36 @@ use super::dockerconfig::{
     validate_secret_name, validate_server, validate_username,
 };
 use super::yaml_emit::to_yaml;
-use crate::cli::{DryRun, OutputFormat, SecretArgs};
+use crate::dry_run::DryRun;
+use crate::exit::Status;
+
+/// What `secret` was asked to do (see `src/cli/secret.rs` for each flag).
+#[derive(Debug, Clone, Default)]
+pub struct SecretOptions {
+    pub connect: super::connect::ConnectOptions,
+    /// Registry server, HOST[:PORT].
+    pub server: String,
+    pub username: String,
+    /// Read the password from standard input (otherwise from the environment).
+    pub password_stdin: bool,
+    /// `-n` values, as given.
+    pub namespaces: Vec<String>,
+    /// Also every namespace the Tingyun webhook selects.
+    pub injected_namespaces: bool,
+    /// Secret name.
+    pub name: String,
+    pub dry_run: DryRun,
+    /// Output format of a dry run.
+    pub output: Option<OutputFormat>,
+    pub field_manager: String,
+}
+
+/// How a dry run prints the objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Yaml,
+    Json,
+}
 
 /// What an apply did to one namespace's Secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,8 +437,8 @@ fn render(value: &serde_json::Value, format: OutputFormat) -> String {
     }
 }
 
-/// The cluster part: resolve namespaces, apply in each, report. Returns the
-/// exit code. Report lines go to `out`, failures to `err`.
+/// The cluster part: resolve namespaces, apply in each, report. Report
+/// lines go to `out`, failures to `err`.
 pub async fn run_cluster(
     client: &kube::Client,
     default_namespace: &str,
@@ -417,7 +446,7 @@ pub async fn run_cluster(
     plan: &Plan,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<Status> {
     let mut namespaces = plan.namespaces.clone();
     if plan.injected_namespaces {
         let (found, notes) = injected_namespaces(client).await?;
@@ -503,29 +532,24 @@ pub async fn run_cluster(
             "error: {failed} of {} namespaces failed",
             namespaces.len()
         )?;
-        // `--dry-run=server` keeps exit 1 for "there are differences", as apply does.
-        return Ok(if plan.server_dry_run {
-            crate::cli::exit::USAGE
-        } else {
-            crate::cli::exit::FAILURE
-        });
+        return Ok(Status::Failed);
     }
     if plan.server_dry_run && differences > 0 {
-        return Ok(crate::cli::exit::FAILURE);
+        return Ok(Status::Differences);
     }
-    Ok(crate::cli::exit::OK)
+    Ok(Status::Done)
 }
 
 /// Check the flags before anything is read; returns the `-n` namespaces, deduplicated in order.
-fn check_args(args: &SecretArgs) -> anyhow::Result<Vec<String>> {
+fn check_args(args: &SecretOptions) -> anyhow::Result<Vec<String>> {
     validate_server(&args.server)?;
     validate_username(&args.username)?;
     validate_secret_name(&args.name)?;
     for ns in &args.namespaces {
         validate_namespace(ns)?;
     }
-    let client_dry_run = args.dry_run == Some(DryRun::Client);
-    let server_dry_run = args.dry_run == Some(DryRun::Server);
+    let client_dry_run = args.dry_run == DryRun::Client;
+    let server_dry_run = args.dry_run == DryRun::Server;
     if args.output.is_some() && !client_dry_run && !server_dry_run {
         bail!(
             "-o/--output prints what --dry-run would send; add --dry-run (client) or --dry-run=server"
@@ -540,7 +564,7 @@ fn check_args(args: &SecretArgs) -> anyhow::Result<Vec<String>> {
     Ok(dedup_keep_order(args.namespaces.iter().cloned()))
 }
 
-pub fn run(args: &SecretArgs) -> anyhow::Result<i32> {
+pub fn run(args: &SecretOptions) -> anyhow::Result<Status> {
     let namespaces = check_args(args)?;
     let stdin = std::io::stdin();
     if args.password_stdin && stdin.is_terminal() {
@@ -559,11 +583,11 @@ pub fn run(args: &SecretArgs) -> anyhow::Result<i32> {
         namespaces,
         injected_namespaces: args.injected_namespaces,
         field_manager: args.field_manager.clone(),
-        server_dry_run: args.dry_run == Some(DryRun::Server),
+        server_dry_run: args.dry_run == DryRun::Server,
         output: args.output,
     };
 
-    if args.dry_run == Some(DryRun::Client) {
+    if args.dry_run == DryRun::Client {
         let secrets: Vec<Secret> = if plan.namespaces.is_empty() {
             vec![plan.secret(None)]
         } else {
@@ -577,7 +601,7 @@ pub fn run(args: &SecretArgs) -> anyhow::Result<i32> {
             args.output.unwrap_or(OutputFormat::Yaml),
         );
         std::io::stdout().lock().write_all(text.as_bytes())?;
-        return Ok(crate::cli::exit::OK);
+        return Ok(Status::Done);
     }
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -598,14 +622,7 @@ pub fn run(args: &SecretArgs) -> anyhow::Result<i32> {
         )
         .await
     });
-    match result {
-        // `--dry-run=server` keeps exit 1 for "there are differences".
-        Err(e) if plan.server_dry_run => {
-            eprintln!("{}", crate::error::render(&e));
-            Ok(crate::cli::exit::USAGE)
-        }
-        other => other,
-    }
+    result
 }
 
 #[cfg(test)]

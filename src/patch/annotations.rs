@@ -2,8 +2,8 @@
 //! update in place, append, or create `annotations:`/`metadata:`.
 use tree_sitter::Node;
 
+use super::layer::{Layer, Op, Seg};
 use super::lines;
-use super::plan::{Layer, Op, Seg};
 use crate::yaml::cst;
 use crate::yaml::style::single_quoted;
 

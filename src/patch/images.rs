@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use tree_sitter::Node;
 
-use super::plan::{Layer, Op, Seg};
+use super::layer::{Layer, Op, Seg};
 use crate::yaml::cst;
 use crate::yaml::style::{double_quoted, is_plain_safe, single_quoted};
 

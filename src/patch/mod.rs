@@ -5,6 +5,7 @@
 //! [`verify`] -> [`crate::diff`] / [`crate::write`] -> optional cluster apply.
 mod annotations;
 mod images;
+mod layer;
 mod lines;
 pub mod options;
 pub mod plan;
@@ -17,11 +18,12 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::{DryRun, PatchArgs};
+use crate::dry_run::DryRun;
 use crate::error::Located;
+use crate::exit::Status;
 use crate::source::{LineIndex, Source};
 pub use images::{looks_like_image, relocate};
-pub use options::EditSet;
+pub use options::{EditSet, PatchOptions};
 
 /// One change as reported to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,9 +135,9 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
 }
 
 /// The `patch` command.
-pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
-    let edits = EditSet::from_args(args)?;
-    if args.dry_run == Some(DryRun::Server) && !args.apply {
+pub fn run(args: &PatchOptions) -> anyhow::Result<Status> {
+    let edits = EditSet::from_options(args)?;
+    if args.dry_run == DryRun::Server && !args.apply {
         bail!(
             "--dry-run=server needs --apply (it asks the cluster); use --dry-run to see the local diff"
         );
@@ -154,7 +156,7 @@ pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
     for c in &outcome.changes {
         writeln!(err, "{label}:{}: {}: {}", c.line, c.object, c.what)?;
     }
-    let dry = matches!(args.dry_run, Some(DryRun::Client | DryRun::Server));
+    let dry = args.dry_run.any();
     let objects = {
         let mut o: Vec<&str> = outcome.changes.iter().map(|c| c.object.as_str()).collect();
         o.sort_unstable();
@@ -179,7 +181,7 @@ pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
     }
     drop(err);
 
-    if args.dry_run == Some(DryRun::Client) {
+    if args.dry_run == DryRun::Client {
         let diff = crate::diff::unified(
             &source.text,
             &outcome.output,
@@ -187,7 +189,7 @@ pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
             crate::diff::use_color(),
         );
         std::io::stdout().lock().write_all(diff.as_bytes())?;
-    } else if args.dry_run != Some(DryRun::Server) {
+    } else if args.dry_run != DryRun::Server {
         // stdin goes to stdout, except with --apply, where the cluster is
         // where the result goes (`-o -` still prints it)
         let to_stdout = args.output.as_deref() == Some("-")
@@ -205,9 +207,9 @@ pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
         }
         // (stdin with --apply and no -o: the cluster is the only destination)
     }
-    if args.apply && args.dry_run == Some(DryRun::Client) {
+    if args.apply && args.dry_run == DryRun::Client {
         eprintln!("{label}: --apply with --dry-run=client: nothing sent to the cluster");
-        return Ok(crate::cli::exit::OK);
+        return Ok(Status::Done);
     }
     if args.apply {
         let mut opts = args.cluster.clone();
@@ -216,11 +218,11 @@ pub fn run(args: &PatchArgs) -> anyhow::Result<i32> {
             label,
             &outcome.output,
             &opts,
-            args.dry_run == Some(DryRun::Server),
+            args.dry_run == DryRun::Server,
             &mut std::io::stdout().lock(),
             &mut std::io::stderr().lock(),
             std::io::IsTerminal::is_terminal(&std::io::stderr()),
         );
     }
-    Ok(crate::cli::exit::OK)
+    Ok(Status::Done)
 }

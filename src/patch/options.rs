@@ -4,12 +4,40 @@ use std::net::IpAddr;
 use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 
-use crate::cli::{DEFAULT_SECRET_NAME, PatchArgs};
+use crate::cluster::apply::ApplyOptions;
+use crate::dry_run::DryRun;
+use crate::names::DEFAULT_SECRET_NAME;
 
 pub const KCI_HTTP_REGISTRY: &str = "k8s.ksyun.com/kci-http-registry";
 pub const KCI_INSECURE_REGISTRY: &str = "k8s.ksyun.com/kci-insecure-registry";
 pub const KCI_DNS_CONFIG: &str = "k8s.ksyun.com/kci-dns-config";
 pub const KCI_HOST_ALIASES: &str = "k8s.ksyun.com/kci-host-aliases";
+
+/// What `patch` was asked to do, before validation (the command line's
+/// values; see `src/cli/patch.rs` for each flag's meaning).
+#[derive(Debug, Clone, Default)]
+pub struct PatchOptions {
+    /// The manifest to edit; `-` is standard input.
+    pub file: String,
+    pub pull_secret: Option<String>,
+    pub inject_pull_secret: Option<String>,
+    /// `HOST[:PORT]/PROJECT`.
+    pub registry: Option<String>,
+    /// `None`: not asked; `Some(None)`: the host of `registry`.
+    pub http_registry: Option<Option<String>>,
+    /// `None`: not asked; `Some(None)`: the host of `registry`.
+    pub insecure_registry: Option<Option<String>>,
+    pub dns_config: Option<String>,
+    pub host_aliases: Option<String>,
+    /// `KEY=VALUE` pod-template annotations.
+    pub annotations: Vec<String>,
+    pub dry_run: DryRun,
+    /// A path, or `-` for standard output; default: the file itself.
+    pub output: Option<String>,
+    /// Server-side apply the result afterwards.
+    pub apply: bool,
+    pub cluster: ApplyOptions,
+}
 
 /// The edits of one `patch` run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,7 +55,7 @@ pub struct EditSet {
 impl EditSet {
     /// Validate the command line. No edit flag at all means the guide's
     /// procedure: `--pull-secret --inject-pull-secret`.
-    pub fn from_args(args: &PatchArgs) -> anyhow::Result<EditSet> {
+    pub fn from_options(args: &PatchOptions) -> anyhow::Result<EditSet> {
         let mut set = EditSet {
             pull_secret: args.pull_secret.clone(),
             inject_pull_secret: args.inject_pull_secret.clone(),

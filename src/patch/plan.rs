@@ -3,6 +3,8 @@
 //! have (an [`Intent`]) so the result can be checked by an independent parser.
 use tree_sitter::Node;
 
+pub use super::layer::{Change, Intent, Op, Seg, Splice, Warning};
+use super::layer::{Layer, Local};
 use super::options::EditSet;
 use super::{annotations, images, pull_secret};
 use crate::error::Located;
@@ -12,57 +14,7 @@ use crate::yaml::cst;
 use crate::yaml::limits;
 use crate::yaml::outline::{self, Item};
 use crate::yaml::stream::{self, Chunk};
-use crate::yaml::style::{Observed, Style};
-
-/// Replace `[start, end)` of the text with `text`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Splice {
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
-}
-
-/// One reported change: a splice, the object it belongs to, what it does.
-#[derive(Debug, Clone)]
-pub struct Change {
-    pub splice: Splice,
-    pub object: String,
-    pub what: String,
-}
-
-/// A step in a path through a document's data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seg {
-    Key(String),
-    Index(usize),
-}
-
-/// What a change means, as data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    /// `imagePullSecrets` contains `{name: NAME}` (appended if it did not).
-    PullSecret(String),
-    /// The string at this path (relative to the object) is set; missing or
-    /// null mappings on the way are created.
-    Set(Vec<Seg>, String),
-}
-
-/// The meaning of one change: `op` applied to the object at `object` in
-/// document `doc` (inside its `data["mutate.yaml"]` when `inner`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Intent {
-    pub doc: usize,
-    pub object: Vec<Seg>,
-    pub inner: bool,
-    pub op: Op,
-}
-
-/// A non-fatal finding at a byte offset of the text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    pub offset: usize,
-    pub msg: String,
-}
+use crate::yaml::style::Observed;
 
 /// Everything the edits will do to one text.
 #[derive(Debug, Default)]
@@ -84,59 +36,6 @@ pub(crate) struct Seen {
     pub mutate_blocks: usize,
     pub images: usize,
     pub pod_templates: usize,
-}
-
-/// An edit in the coordinates of the text being walked (a document, or the
-/// inner document of a block scalar).
-#[derive(Debug, Clone)]
-pub(crate) struct Local {
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
-    pub what: String,
-    /// `Kind/name` of the object being edited.
-    pub object: String,
-}
-
-/// The text being walked, its layout, and where edits and intents go.
-pub(crate) struct Layer<'a> {
-    pub text: &'a str,
-    pub style: Style,
-    pub doc: usize,
-    pub inner: bool,
-    /// Path of the object this layer's paths are relative to.
-    pub object: Vec<Seg>,
-    /// `Kind/name` of the object being walked.
-    pub label: String,
-    pub edits: Vec<Local>,
-    pub intents: Vec<Intent>,
-    pub warnings: Vec<Warning>,
-}
-
-impl Layer<'_> {
-    pub fn edit(&mut self, start: usize, end: usize, text: String, what: String) {
-        let object = self.label.clone();
-        self.edits.push(Local {
-            start,
-            end,
-            text,
-            what,
-            object,
-        });
-    }
-
-    pub fn intend(&mut self, op: Op) {
-        self.intents.push(Intent {
-            doc: self.doc,
-            object: self.object.clone(),
-            inner: self.inner,
-            op,
-        });
-    }
-
-    pub fn warn(&mut self, offset: usize, msg: String) {
-        self.warnings.push(Warning { offset, msg });
-    }
 }
 
 /// Workload kinds whose pod template carries containers.
@@ -193,7 +92,7 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
             return Err(source.error_at(chunk.start + dup.offset, dup.msg));
         }
         let root = tree.root_node();
-        let top = document_content(root);
+        let top = cst::document_content(root);
         let relevant = may_need_edits(chunk_text, edits);
         let style = if relevant {
             Observed::of(root, chunk_text).or(file_style)
@@ -443,15 +342,6 @@ fn may_need_edits(text: &str, edits: &EditSet) -> bool {
         || (!edits.annotations.is_empty() && (text.contains("template") || text.contains("Pod")))
 }
 
-/// The content node of the (only) document in a parsed chunk.
-pub(crate) fn document_content(root: Node) -> Option<Node> {
-    let mut cursor = root.walk();
-    let doc = root
-        .named_children(&mut cursor)
-        .find(|c| c.kind() == "document")?;
-    cst::content(doc)
-}
-
 /// `Kind/name` of a mapping that is a Kubernetes object (has apiVersion and kind).
 pub(crate) fn object_label(map: Node, src: &str) -> Option<String> {
     let scalar = |key: &str| cst::get_value(map, src, key).and_then(|n| cst::scalar_text(n, src));
@@ -623,7 +513,7 @@ impl ObjectCx<'_, '_> {
             intents: Vec::new(),
             warnings: Vec::new(),
         };
-        let top = document_content(root);
+        let top = cst::document_content(root);
         match top.filter(|t| cst::is_mapping(*t)) {
             Some(top) => {
                 if let Some(name) = &self.edits.inject_pull_secret {

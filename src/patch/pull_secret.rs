@@ -2,8 +2,8 @@
 //! uncomment the download's commented-out template, or insert it.
 use tree_sitter::Node;
 
+use super::layer::{Layer, Op};
 use super::lines;
-use super::plan::{Layer, Op};
 use crate::source::next_line_start;
 use crate::yaml::cst;
 use crate::yaml::style::{dash_spaces, plain_or_quoted};

@@ -125,6 +125,15 @@ pub fn content(node: Node) -> Option<Node> {
     }
 }
 
+/// The content node of the (only) document in a parsed chunk.
+pub fn document_content(root: Node) -> Option<Node> {
+    let mut cursor = root.walk();
+    let doc = root
+        .named_children(&mut cursor)
+        .find(|c| c.kind() == "document")?;
+    content(doc)
+}
+
 pub fn is_mapping(node: Node) -> bool {
     matches!(node.kind(), "block_mapping" | "flow_mapping")
 }

@@ -1,0 +1,86 @@
+//! The exit-code contract, in one place. The library reports how a command
+//! ended as a [`Status`] (or an error); only the command line
+//! (`src/cli/`) turns that into a process exit code, with [`code`].
+//!
+//! The convention is kubectl's: an error exits 1, as `kubectl apply` does
+//! (a usage error is an error like any other); in a server-side dry run,
+//! which reports differences the way `kubectl diff` does, 1 means "there
+//! are differences", so every error there, usage errors included, exits 2
+//! (`kubectl diff`: "greater than 1: kubectl or diff failed").
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | success; with `--dry-run=server`: no differences |
+//! | 1 | an error (message on standard error), including a usage error, or the agent did not become Ready; with `--dry-run=server`: there are differences |
+//! | 2 | with `--dry-run=server` only: an error (usage errors included); no diff was produced |
+//! | 130 | interrupted (Ctrl-C); what was already applied is listed |
+//!
+//! `--help` and `--version` exit 0. The README's "Exit codes" section is
+//! this table.
+
+/// Success; with `--dry-run=server`: no differences.
+pub const OK: i32 = 0;
+/// An error; with `--dry-run=server`: there are differences.
+pub const FAILURE: i32 = 1;
+/// With `--dry-run=server`: an error (1 means "differences" there).
+pub const DIFF_ERROR: i32 = 2;
+/// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: i32 = 130;
+
+/// How a command ended, its messages already written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything asked was done; for a server dry run: no differences.
+    Done,
+    /// A server dry run found differences.
+    Differences,
+    /// The command failed and has said why (some objects or namespaces
+    /// failed, the agent did not become Ready, ...).
+    Failed,
+    /// Ctrl-C; what was done is reported.
+    Interrupted,
+}
+
+/// The mode a command ran in: it decides what an error exits with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Anything but a server-side dry run.
+    Normal,
+    /// A server-side dry run (`--dry-run=server`): 1 means "differences".
+    ServerDiff,
+}
+
+/// The exit code of a command's result (the error itself is printed by
+/// the caller).
+pub fn code<E>(result: &Result<Status, E>, mode: Mode) -> i32 {
+    match result {
+        Ok(Status::Done) => OK,
+        Ok(Status::Differences) => FAILURE,
+        Ok(Status::Interrupted) => INTERRUPTED,
+        Ok(Status::Failed) | Err(_) => error(mode),
+    }
+}
+
+/// The exit code of an error (a usage error included) in `mode`.
+pub fn error(mode: Mode) -> i32 {
+    match mode {
+        Mode::Normal => FAILURE,
+        Mode::ServerDiff => DIFF_ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_means_differences_only_in_a_server_diff() {
+        let failed: Result<Status, ()> = Ok(Status::Failed);
+        assert_eq!(code(&failed, Mode::Normal), 1);
+        assert_eq!(code(&failed, Mode::ServerDiff), 2);
+        assert_eq!(code(&Err::<Status, ()>(()), Mode::ServerDiff), 2);
+        assert_eq!(code(&Ok::<_, ()>(Status::Differences), Mode::ServerDiff), 1);
+        assert_eq!(code(&Ok::<_, ()>(Status::Done), Mode::ServerDiff), 0);
+        assert_eq!(code(&Ok::<_, ()>(Status::Interrupted), Mode::Normal), 130);
+    }
+}
