@@ -19,7 +19,8 @@ fn args(file: &Path, extra: &[&str]) -> Vec<String> {
 
 /// A `kind: List` of `n` Deployments (29 lines each) and one ServiceAccount.
 fn long_list(n: usize) -> String {
-    let mut s = String::from("apiVersion: v1\nkind: List\nmetadata:\n  resourceVersion: \"\"\nitems:\n");
+    let mut s =
+        String::from("apiVersion: v1\nkind: List\nmetadata:\n  resourceVersion: \"\"\nitems:\n");
     s.push_str("- apiVersion: v1\n  kind: ServiceAccount\n  metadata:\n    name: agent\n");
     for i in 0..n {
         s.push_str(&format!(
@@ -91,7 +92,10 @@ fn a_list_of_100_000_lines_is_edited_item_by_item() {
         while j < after.len() && after[j] != *line && !is_relocated(line, after[j]) {
             j += 1; // an inserted line
         }
-        assert!(j < after.len(), "input line {line:?} is missing from the output");
+        assert!(
+            j < after.len(),
+            "input line {line:?} is missing from the output"
+        );
         if after[j] != *line {
             changed_images += 1;
         }
@@ -256,7 +260,10 @@ fn nesting_10_000_levels_deep_is_refused_at_its_place_without_abort() {
         let started = Instant::now();
         let o = run(
             dir.path(),
-            &args(&input, &["--registry", "r.example.com/apm", "--inject-pull-secret"]),
+            &args(
+                &input,
+                &["--registry", "r.example.com/apm", "--inject-pull-secret"],
+            ),
             None,
         );
         let took = started.elapsed();
@@ -273,7 +280,11 @@ fn nesting_10_000_levels_deep_is_refused_at_its_place_without_abort() {
             deep.line,
             deep.col
         );
-        assert!(err.starts_with(&want), "{}: want {want:?}, got {err}", deep.name);
+        assert!(
+            err.starts_with(&want),
+            "{}: want {want:?}, got {err}",
+            deep.name
+        );
         assert!(!err.contains("panicked"), "{err}");
         assert_eq!(fs::read_to_string(&input).unwrap(), deep.text);
         // a hang would take minutes; this is seconds even on a loaded machine

@@ -248,7 +248,7 @@ fn list_item(
         return Err(source.error_at(at(dup.offset), dup.msg));
     }
     let root = tree.root_node();
-    let Some(top) = document_content(root).filter(|t| cst::is_mapping(*t)) else {
+    let Some(top) = cst::document_content(root).filter(|t| cst::is_mapping(*t)) else {
         return Ok(());
     };
     let mut layer = Layer {

@@ -82,8 +82,7 @@ pub fn check_depth(text: &str) -> Result<(), SyntaxError> {
             Ok((Event::MappingStart(..) | Event::SequenceStart(..), span)) => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    let offset =
-                        skipped + byte_offset(body, span.start.line(), span.start.col());
+                    let offset = skipped + byte_offset(body, span.start.line(), span.start.col());
                     return Err(SyntaxError {
                         offset,
                         msg: too_deep(),

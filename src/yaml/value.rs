@@ -22,7 +22,11 @@ pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
         ParseError {
             line,
             col,
-            msg: e.msg.strip_prefix("invalid YAML: ").unwrap_or(&e.msg).to_string(),
+            msg: e
+                .msg
+                .strip_prefix("invalid YAML: ")
+                .unwrap_or(&e.msg)
+                .to_string(),
         }
     })?;
     let docs = Yaml::load_from_str(text).map_err(|e| {
