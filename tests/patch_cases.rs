@@ -167,6 +167,14 @@ fn patch_in_place_matches_expected_and_is_idempotent() {
         }
         let stderr = text(&out.stderr);
         let actual = fs::read(&path).unwrap_or_default();
+        // JSON in, JSON out (checked by a JSON parser, not the engine)
+        if serde_json::from_slice::<serde_json::Value>(&case.input).is_ok() {
+            if let Err(e) = serde_json::from_slice::<serde_json::Value>(&actual) {
+                p.push(format!(
+                    "the input is JSON but the output is not valid JSON: {e}"
+                ));
+            }
+        }
         if actual != case.expected {
             p.push(format!(
                 "output differs from expected.yaml:\n{}",

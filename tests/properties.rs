@@ -240,7 +240,20 @@ fn untouched_lines_survive_in_order() {
     for (name, text) in inputs() {
         let out = patch_source(&source(&name, &text), &edits).unwrap().output;
         let mut rest = out.split_inclusive('\n');
+        // content lines of an `image: >-` / `image: |` block scalar are the image
+        let mut image_block: Option<usize> = None;
         for line in text.split_inclusive('\n') {
+            let indent = line.len() - line.trim_start().len();
+            if let Some(col) = image_block {
+                if indent > col && !line.trim().is_empty() {
+                    continue;
+                }
+                image_block = None;
+            }
+            let value = line.trim_end().rsplit_once("image:").map(|(_, v)| v.trim());
+            if value.is_some_and(|v| v.starts_with(['|', '>'])) {
+                image_block = Some(indent);
+            }
             let targeted = line.contains("image")
                 || line.contains("imagePullSecrets")
                 || line.contains("- name:")
@@ -252,7 +265,12 @@ fn untouched_lines_survive_in_order() {
             // the file's last line may gain a line break when lines are added after it
             let last = !line.ends_with('\n');
             assert!(
-                rest.any(|l| l == line || (last && l.trim_end_matches(['\r', '\n']) == line)),
+                rest.any(|l| {
+                    l == line
+                        || (last && l.trim_end_matches(['\r', '\n']) == line)
+                        // a JSON entry followed by a new one gains its comma
+                        || l.trim_end() == format!("{},", line.trim_end())
+                }),
                 "{name}: line {line:?} lost or moved"
             );
         }

@@ -176,7 +176,7 @@ mod tests {
     fn namespaces_and_crds_go_first() {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n\
 apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: d}\n---\n\
-apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n";
+apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n";
         let order: Vec<String> = apply_order(parse("f", text).unwrap())
             .iter()
             .map(Manifest::display)
@@ -184,7 +184,7 @@ apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Na
         assert_eq!(
             order,
             [
-                "namespace/n",
+                "namespace/ns",
                 "customresourcedefinition.apiextensions.k8s.io/d",
                 "configmap/c",
                 "secret/s"

@@ -46,7 +46,7 @@ pub(crate) fn rewrite(
             let old = if alias {
                 resolve_alias(image, src)
             } else {
-                cst::scalar_text(image, src)
+                cst::scalar_text(image, src).or_else(|| cst::block_scalar_text(image, src))
             };
             let Some(old) = old else {
                 layer.warn(image.start_byte(), "image is not a single-line string (or an alias without its anchor); left unchanged".into());
@@ -57,16 +57,30 @@ pub(crate) fn rewrite(
                 continue;
             }
             let text = match image.kind() {
+                // a literal block's line break stays a line break
+                _ if new.contains(|c: char| c.is_control()) => double_quoted(&new),
                 "single_quote_scalar" => single_quoted(&new),
                 "double_quote_scalar" => double_quoted(&new),
                 _ if is_plain_safe(&new) => new.clone(),
                 _ => single_quoted(&new),
             };
+            let show = |s: &str| {
+                if s.contains(|c: char| c.is_control()) {
+                    format!("{s:?}")
+                } else {
+                    s.to_string()
+                }
+            };
             let what = format!(
-                "image {old} -> {new}{}",
+                "image {} -> {}{}",
+                show(&old),
+                show(&new),
                 if alias { " (was an alias)" } else { "" }
             );
-            layer.edit(image.start_byte(), image.end_byte(), text, what);
+            // a block scalar (`image: >-`) becomes a one-line scalar; its
+            // trailing line breaks stay
+            let end = image.start_byte() + src[image.byte_range()].trim_end().len();
+            layer.edit(image.start_byte(), end, text, what);
             let mut path = spec_path.to_vec();
             path.extend([
                 Seg::Key(list.into()),

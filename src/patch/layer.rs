@@ -76,6 +76,8 @@ pub(crate) struct Layer<'a> {
     pub object: Vec<Seg>,
     /// `Kind/name` of the object being walked.
     pub label: String,
+    /// The document is JSON: new keys and strings are written as JSON.
+    pub json: bool,
     pub edits: Vec<Local>,
     pub intents: Vec<Intent>,
     pub warnings: Vec<Warning>,

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::cluster::apply::ApplyOptions;
 use crate::dry_run::DryRun;
+use crate::image::reference::{Host, Project};
 use crate::names::DEFAULT_SECRET_NAME;
 
 pub const KCI_HTTP_REGISTRY: &str = "k8s.ksyun.com/kci-http-registry";
@@ -128,33 +129,12 @@ impl EditSet {
     }
 }
 
-/// `HOST[:PORT]/PROJECT`: no scheme, no spaces, no tag; trailing `/` dropped.
+/// `HOST[:PORT]/PROJECT` as Docker reads image names: the first part must
+/// be a registry host (`apm` or `myproject/apm` would go to docker.io), the
+/// rest valid repository name components; trailing `/` dropped.
 pub fn parse_registry(s: &str) -> anyhow::Result<String> {
-    let r = s.trim_end_matches('/');
-    if r.contains("://") {
-        bail!(
-            "--registry {s:?}: give HOST[:PORT]/PROJECT without a scheme, e.g. harbor.example.com:5000/apm"
-        );
-    }
-    if r.is_empty() || r.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        bail!("--registry {s:?}: expected HOST[:PORT]/PROJECT, e.g. harbor.example.com:5000/apm");
-    }
-    if r.contains('@') || r.split('/').any(str::is_empty) {
-        bail!(
-            "--registry {s:?}: expected HOST[:PORT]/PROJECT (no tag, digest or empty path parts)"
-        );
-    }
-    let host = r.split('/').next().unwrap_or(r);
-    check_host_port(host).with_context(|| format!("--registry {s:?}"))?;
-    if r[host.len()..]
-        .chars()
-        .any(|c| c.is_ascii_uppercase() || !(c.is_ascii_alphanumeric() || "/._-".contains(c)))
-    {
-        bail!(
-            "--registry {s:?}: the project path must be lowercase letters, digits, '.', '_', '-' and '/'"
-        );
-    }
-    Ok(r.to_string())
+    let project = Project::parse(s).map_err(|e| anyhow::anyhow!("--registry: {e}"))?;
+    Ok(project.to_string())
 }
 
 /// A comma-separated list of `host[:port]`.
@@ -170,31 +150,9 @@ fn parse_hosts(s: &str) -> anyhow::Result<String> {
 }
 
 fn check_host_port(h: &str) -> anyhow::Result<()> {
-    if h.contains("://") || h.contains('/') {
-        bail!("{h:?}: give HOST[:PORT] without a scheme or path");
-    }
-    let (host, port) = match h.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host, Some(port)),
-        _ => (h, None),
-    };
-    if let Some(port) = port {
-        if port.parse::<u16>().map_or(true, |p| p == 0) {
-            bail!("{h:?}: the port must be a number from 1 to 65535");
-        }
-    }
-    let ok = !host.is_empty()
-        && (host.parse::<IpAddr>().is_ok()
-            || host.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-            }));
-    if !ok {
-        bail!("{h:?}: not a valid host name or IP address");
-    }
-    Ok(())
+    Host::parse(h)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// A DNS-1123 subdomain (Secret names).
@@ -343,6 +301,13 @@ mod tests {
             parse_registry("10.0.0.5:5000/a/b").unwrap(),
             "10.0.0.5:5000/a/b"
         );
+        assert_eq!(
+            parse_registry("[fd00::5]:5000/apm").unwrap(),
+            "[fd00::5]:5000/apm"
+        );
+        assert_eq!(parse_registry("localhost/apm").unwrap(), "localhost/apm");
+        let e = parse_registry("myproject/apm").unwrap_err().to_string();
+        assert!(e.contains("docker.io"), "{e}");
         for bad in [
             "https://h/apm",
             "h /apm",
@@ -352,6 +317,10 @@ mod tests {
             "",
             "h/apm:1",
             "h/a@sha256:1",
+            "apm",
+            "myproject/apm",
+            "h.com/-a",
+            "h.com/a..b",
         ] {
             assert!(parse_registry(bad).is_err(), "{bad}");
         }

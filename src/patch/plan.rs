@@ -39,7 +39,7 @@ pub(crate) struct Seen {
 }
 
 /// Workload kinds whose pod template carries containers.
-fn template_path(kind: &str) -> Option<&'static [&'static str]> {
+pub(crate) fn template_path(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
         "Deployment"
         | "DaemonSet"
@@ -106,6 +106,7 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
             inner: false,
             object: Vec::new(),
             label: String::new(),
+            json: top.is_some_and(|t| super::flow::is_json(t, chunk_text)),
             edits: Vec::new(),
             intents: Vec::new(),
             warnings: Vec::new(),
@@ -415,7 +416,8 @@ impl ObjectCx<'_, '_> {
             }
             _ => {
                 if let Some(tpath) = template_path(&kind) {
-                    self.workload(layer, map, tpath);
+                    self.workload(layer, map, tpath)
+                        .map_err(|(at, msg)| self.source.error_at(self.base + at, msg))?;
                 }
             }
         }
@@ -424,14 +426,19 @@ impl ObjectCx<'_, '_> {
         Ok(())
     }
 
-    fn workload(&mut self, layer: &mut Layer, map: Node, tpath: &[&str]) {
+    fn workload(
+        &mut self,
+        layer: &mut Layer,
+        map: Node,
+        tpath: &[&str],
+    ) -> Result<(), (usize, String)> {
         let src = layer.text;
         let mut template = Some(map);
         for key in tpath {
             template = template.and_then(|t| cst::get_value(t, src, key));
         }
         let Some(template) = template.filter(|t| cst::is_mapping(*t)) else {
-            return;
+            return Ok(());
         };
         let tsegs: Vec<Seg> = tpath.iter().map(|k| Seg::Key(k.to_string())).collect();
         self.seen.pod_templates += 1;
@@ -446,8 +453,9 @@ impl ObjectCx<'_, '_> {
             }
         }
         if !self.edits.annotations.is_empty() {
-            annotations::ensure(layer, template, &tsegs, &self.edits.annotations);
+            annotations::ensure(layer, template, &tsegs, &self.edits.annotations)?;
         }
+        Ok(())
     }
 
     /// Edits inside `data["mutate.yaml"]`: parsed as its own document.
@@ -502,6 +510,7 @@ impl ObjectCx<'_, '_> {
             .or(Observed::of(map, src))
             .or(self.file_style)
             .style();
+        let top = cst::document_content(root);
         let mut inner = Layer {
             text: &block.text,
             style,
@@ -509,11 +518,11 @@ impl ObjectCx<'_, '_> {
             inner: true,
             object: layer.object.clone(),
             label: layer.label.clone(),
+            json: top.is_some_and(|t| super::flow::is_json(t, &block.text)),
             edits: Vec::new(),
             intents: Vec::new(),
             warnings: Vec::new(),
         };
-        let top = cst::document_content(root);
         match top.filter(|t| cst::is_mapping(*t)) {
             Some(top) => {
                 if let Some(name) = &self.edits.inject_pull_secret {

@@ -3,9 +3,10 @@
 use tree_sitter::Node;
 
 use super::layer::{Layer, Op};
-use super::lines;
+use super::{flow, lines};
 use crate::source::next_line_start;
 use crate::yaml::cst;
+use crate::yaml::scalar;
 use crate::yaml::style::{dash_spaces, plain_or_quoted};
 
 const KEY: &str = "imagePullSecrets";
@@ -24,15 +25,52 @@ pub(crate) fn ensure(layer: &mut Layer, map: Node, name: &str, document_level: b
             plain_or_quoted(name)
         )
     };
-    if map.kind() != "block_mapping" {
-        layer.warn(
-            map.start_byte(),
-            format!("object written as a flow mapping; add {KEY} by hand"),
-        );
-        return;
+    let json = layer.json;
+    let flow_entry = || {
+        format!(
+            "{{{}: {}}}",
+            flow::key("name", json),
+            scalar::string_in(name, json)
+        )
+    };
+    if map.kind() == "flow_mapping" {
+        // `{..., imagePullSecrets: [{name: NAME}]}` (JSON: all quoted)
+        match cst::get(map, src, KEY) {
+            Some(pair) if pair.value.and_then(cst::content).is_none() => {
+                let at = lines::colon_end(pair.node);
+                let end = pair.value.map_or(at, |v| v.end_byte());
+                layer.edit(
+                    at,
+                    end,
+                    format!(" [{}]", flow_entry()),
+                    format!("filled empty {KEY} with {name}"),
+                );
+                layer.intend(Op::PullSecret(name.to_string()));
+                return;
+            }
+            Some(_) => {}
+            None => {
+                let entry = format!("{}: [{}]", flow::key(KEY, json), flow_entry());
+                match cst::pairs(map).last() {
+                    Some(last) => {
+                        let (at, text) = flow::append(src, last.node, &entry);
+                        layer.edit(at, at, text, format!("added {KEY} ({name})"));
+                    }
+                    None => layer.edit(
+                        map.start_byte(),
+                        map.end_byte(),
+                        format!("{{{entry}}}"),
+                        format!("added {KEY} ({name})"),
+                    ),
+                }
+                layer.intend(Op::PullSecret(name.to_string()));
+                return;
+            }
+        }
     }
     let pairs = cst::pairs(map);
     let Some(first) = pairs.first() else { return };
+    let first = *first;
     let col = cst::column(first.key);
 
     if let Some(pair) = cst::get(map, src, KEY) {
@@ -66,14 +104,12 @@ pub(crate) fn ensure(layer: &mut Layer, map: Node, name: &str, document_level: b
                 if has_name(seq, src, name) {
                     return;
                 }
-                let entry = format!("{{name: {}}}", plain_or_quoted(name));
+                let entry = flow_entry();
                 match cst::items(seq).last().copied().flatten() {
-                    Some(last) => layer.edit(
-                        last.end_byte(),
-                        last.end_byte(),
-                        format!(", {entry}"),
-                        format!("appended {name} to {KEY}"),
-                    ),
+                    Some(last) => {
+                        let (at, text) = flow::append(src, last, &entry);
+                        layer.edit(at, at, text, format!("appended {name} to {KEY}"));
+                    }
                     None => layer.edit(
                         seq.start_byte(),
                         seq.end_byte(),
@@ -116,7 +152,7 @@ fn has_name(seq: Node, src: &str, name: &str) -> bool {
     cst::items(seq).into_iter().flatten().any(|item| {
         cst::is_mapping(item)
             && cst::get_value(item, src, "name")
-                .and_then(|n| cst::scalar_text(n, src))
+                .and_then(|n| cst::string_value(n, src))
                 .as_deref()
                 == Some(name)
     })

@@ -291,6 +291,45 @@ pub fn scalar_text(node: Node, src: &str) -> Option<String> {
     }
 }
 
+/// The string a scalar means to kubectl: like [`scalar_text`], but a plain
+/// scalar that kubectl (or another YAML 1.1/1.2 reader) reads as a bool,
+/// null, number or timestamp is not a string (`None`), and block scalars
+/// (`|`, `>`) are decoded.
+pub fn string_value(node: Node, src: &str) -> Option<String> {
+    match node.kind() {
+        "plain_scalar" => {
+            scalar_text(node, src).filter(|s| crate::yaml::scalar::is_plain_string(s))
+        }
+        "block_scalar" => block_scalar_text(node, src),
+        _ => scalar_text(node, src),
+    }
+}
+
+/// The content of a block scalar (`|`, `|-`, `>+`, ...), decoded by the
+/// independent parser. `None` for an explicit indentation indicator (its
+/// meaning depends on the parent's indentation) or anything unexpected.
+pub fn block_scalar_text(node: Node, src: &str) -> Option<String> {
+    if node.kind() != "block_scalar" {
+        return None;
+    }
+    let raw = &src[node.byte_range()];
+    let header = raw.lines().next().unwrap_or("");
+    let header = header.split(" #").next().unwrap_or(header);
+    if header.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    // The node starts at its indicator: as a document of its own, the
+    // content keeps its indentation relative to the first content line.
+    match crate::yaml::value::documents(raw)
+        .ok()?
+        .into_iter()
+        .next()?
+    {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
 /// Multi-line flow scalars fold line breaks into spaces (empty lines into `\n`).
 fn fold_lines(s: &str) -> String {
     if !s.contains('\n') {

@@ -3,6 +3,7 @@ pub mod block;
 pub mod cst;
 pub mod limits;
 pub mod outline;
+pub mod scalar;
 pub mod stream;
 pub mod style;
 pub mod value;

@@ -88,59 +88,7 @@ pub fn dash_spaces(item: Node, src: &str) -> usize {
     }
 }
 
-/// A string as a YAML plain scalar when that is unambiguous, else single-quoted.
-pub fn plain_or_quoted(s: &str) -> String {
-    if is_plain_safe(s) {
-        s.to_string()
-    } else {
-        single_quoted(s)
-    }
-}
-
-/// `'…'` with `'` doubled.
-pub fn single_quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// `"…"` with `\` and `"` escaped.
-pub fn double_quoted(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// True when `s` reads back as the same string when written plain: names,
-/// image references, host:port lists; never booleans, numbers or nulls.
-pub fn is_plain_safe(s: &str) -> bool {
-    let first_ok = s
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '/' || c == '.');
-    let chars_ok = s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._-/:@+".contains(c));
-    let lower = s.to_ascii_lowercase();
-    let reserved = matches!(
-        lower.as_str(),
-        "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "~" | ".inf" | ".nan"
-    );
-    let numeric = s.parse::<f64>().is_ok()
-        || s.starts_with("0x")
-        || s.starts_with("0o")
-        || s.chars().all(|c| {
-            c.is_ascii_digit() || c == ':' || c == '_' || c == '.' || c == '-' || c == '+'
-        });
-    first_ok && chars_ok && !reserved && !numeric && !s.contains(": ") && !s.ends_with(':')
-}
+pub use super::scalar::{double_quoted, is_plain_safe, plain_or_quoted, single_quoted};
 
 #[cfg(test)]
 mod tests {
@@ -174,23 +122,5 @@ mod tests {
             }
         );
         assert_eq!(observed("a: 1\n").or(o).style(), o.style());
-    }
-
-    #[test]
-    fn quoting() {
-        for s in [
-            "tingyun-image-secret",
-            "harbor.example.com:5000/apm/x:1",
-            "a@sha256:ab",
-        ] {
-            assert_eq!(plain_or_quoted(s), s);
-        }
-        for s in [
-            "true", "123", "1.5", "null", "a b", "x: y", "'q", "", "10:20",
-        ] {
-            assert!(plain_or_quoted(s).starts_with('\''), "{s}");
-        }
-        assert_eq!(single_quoted("it's"), "'it''s'");
-        assert_eq!(double_quoted("a\"b\\"), "\"a\\\"b\\\\\"");
     }
 }

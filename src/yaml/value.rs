@@ -1,8 +1,16 @@
 //! Plain data view of YAML documents (via saphyr, an independent parser from
 //! the tree-sitter one used for editing): used to check edits by meaning and
 //! to turn manifests into JSON objects for the API server.
-use saphyr::{LoadableYamlNode, Scalar, Yaml};
+//!
+//! Scalars are resolved the way kubectl resolves them (YAML 1.1, see
+//! [`crate::yaml::scalar::kubectl`]): `on` is `true`, `012` is 10, and
+//! timestamps stay the strings written. Aliases are expanded, merge keys
+//! (`<<: *common`) merged, and keys that become equal after resolution
+//! (`on:` and `true:`) are an error, as they would be for the API server.
+use saphyr::{AnnotatedMapping, MarkedYaml, ScalarStyle, YamlData, YamlLoader};
 use serde_json::{Map, Number, Value};
+
+use super::scalar::{self, Plain};
 
 /// A parse error with a 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,56 +37,129 @@ pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
                 .to_string(),
         }
     })?;
-    let docs = Yaml::load_from_str(text).map_err(|e| {
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    let mut loader: YamlLoader<MarkedYaml> = YamlLoader::default();
+    loader.early_parse(false);
+    let scan_error = |e: &saphyr::ScanError| {
         let m = e.marker();
         ParseError {
             line: m.line(),
             col: m.col() + 1,
             msg: e.info().to_string(),
         }
-    })?;
-    docs.iter().map(to_json).collect()
+    };
+    parser.load(&mut loader, true).map_err(|e| scan_error(&e))?;
+    if let Some(e) = loader.error() {
+        return Err(scan_error(e));
+    }
+    loader.into_documents().iter().map(to_json).collect()
 }
 
-fn to_json(y: &Yaml) -> Result<Value, ParseError> {
-    Ok(match y {
-        Yaml::Value(s) => scalar(s),
-        Yaml::Representation(raw, _, _) => Value::String(raw.to_string()),
-        Yaml::Sequence(items) => Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
-        Yaml::Mapping(map) => {
-            let mut out = Map::new();
-            for (k, v) in map.iter() {
-                let key = match to_json(k)? {
-                    Value::String(s) => s,
-                    Value::Null => "null".to_string(),
-                    other => other.to_string(),
-                };
-                out.insert(key, to_json(v)?);
+fn at(node: &MarkedYaml, msg: String) -> ParseError {
+    ParseError {
+        line: node.span.start.line(),
+        col: node.span.start.col() + 1,
+        msg,
+    }
+}
+
+fn to_json(y: &MarkedYaml) -> Result<Value, ParseError> {
+    Ok(match &y.data {
+        YamlData::Representation(raw, style, tag) => {
+            let tag = tag.as_ref().filter(|t| t.is_yaml_core_schema());
+            match (style, tag.map(|t| t.suffix.as_str())) {
+                (_, Some("str")) => Value::String(raw.to_string()),
+                (ScalarStyle::Plain, _) => resolve(raw),
+                (_, Some("int" | "float" | "bool" | "null")) => resolve(raw),
+                _ => Value::String(raw.to_string()),
             }
-            Value::Object(out)
         }
-        Yaml::Tagged(_, inner) => to_json(inner)?,
-        Yaml::Alias(_) => {
-            return Err(ParseError {
-                line: 0,
-                col: 0,
-                msg: "YAML aliases are not supported in manifests".into(),
-            });
+        YamlData::Value(_) => Value::Null,
+        YamlData::Sequence(items) => {
+            Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?)
         }
-        Yaml::BadValue => Value::Null,
+        YamlData::Mapping(map) => mapping(map)?,
+        YamlData::Tagged(_, inner) => to_json(inner)?,
+        YamlData::Alias(_) => {
+            return Err(at(y, "an alias (*name) without its anchor".into()));
+        }
+        YamlData::BadValue => Value::Null,
     })
 }
 
-fn scalar(s: &Scalar) -> Value {
-    match s {
-        Scalar::Null => Value::Null,
-        Scalar::Boolean(b) => Value::Bool(*b),
-        Scalar::Integer(i) => Value::Number((*i).into()),
-        Scalar::FloatingPoint(f) => Number::from_f64(f.into_inner())
+/// A plain scalar as kubectl reads it.
+fn resolve(raw: &str) -> Value {
+    match scalar::kubectl(raw) {
+        Plain::Str | Plain::Timestamp | Plain::Merge => Value::String(raw.to_string()),
+        Plain::Null => Value::Null,
+        Plain::Bool(b) => Value::Bool(b),
+        Plain::Int(i) => i64::try_from(i)
+            .map(Number::from)
+            .or_else(|_| u64::try_from(i).map(Number::from))
             .map(Value::Number)
-            .unwrap_or(Value::Null),
-        Scalar::String(s) => Value::String(s.to_string()),
+            .unwrap_or_else(|_| Value::String(raw.to_string())),
+        // JSON has no infinities or NaN: a marker that equals nothing a
+        // string could be written as by us
+        Plain::Float(f) => Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or_else(|| Value::String(format!("!!float {raw}"))),
     }
+}
+
+/// A mapping key as the JSON object key kubectl makes of it.
+fn key_string(k: &MarkedYaml) -> Result<String, ParseError> {
+    Ok(match to_json(k)? {
+        Value::String(s) => s,
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(at(k, "a mapping or sequence used as a key".into())),
+    })
+}
+
+fn is_merge_key(k: &MarkedYaml) -> bool {
+    matches!(&k.data, YamlData::Representation(raw, ScalarStyle::Plain, None) if raw == "<<")
+}
+
+fn mapping(map: &AnnotatedMapping<MarkedYaml>) -> Result<Value, ParseError> {
+    let mut out = Map::new();
+    let mut merged: Vec<&MarkedYaml> = Vec::new();
+    for (k, v) in map.iter() {
+        if is_merge_key(k) {
+            merged.push(v);
+            continue;
+        }
+        let key = key_string(k)?;
+        if out.contains_key(&key) {
+            return Err(at(
+                k,
+                format!(
+                    "duplicate key {key:?}: kubectl reads this key as {key:?}, the same as an \
+                     earlier key of this mapping; quote or rename one of them"
+                ),
+            ));
+        }
+        out.insert(key, to_json(v)?);
+    }
+    // `<<: *a` / `<<: [*a, *b]`: keys not written explicitly, earlier sources first
+    for source in merged {
+        let sources: Vec<Value> = match to_json(source)? {
+            Value::Array(list) => list,
+            other => vec![other],
+        };
+        for s in sources {
+            let Value::Object(m) = s else {
+                return Err(at(
+                    source,
+                    "a merge key (<<) needs a mapping or a list of mappings".into(),
+                ));
+            };
+            for (k, v) in m {
+                out.entry(k).or_insert(v);
+            }
+        }
+    }
+    Ok(Value::Object(out))
 }
 
 #[cfg(test)]
@@ -99,6 +180,20 @@ mod tests {
     fn block_scalars_keep_their_text() {
         let docs = documents("k: |\n  line1\n  line2\n").unwrap();
         assert_eq!(docs[0]["k"], json!("line1\nline2\n"));
+    }
+
+    #[test]
+    fn scalars_resolve_as_kubectl_reads_them() {
+        let docs =
+            documents("a: on\nb: '012'\nc: 012\nd: 2001-12-14\ne: !!str 1\nf: .inf\n").unwrap();
+        assert_eq!(
+            docs[0],
+            json!({"a": true, "b": "012", "c": 10, "d": "2001-12-14", "e": "1", "f": "!!float .inf"})
+        );
+        let err = documents("m:\n  on: 1\n  'true': 2\n").unwrap_err();
+        assert_eq!((err.line, err.col), (3, 3), "{err:?}");
+        let docs = documents("a: &a {x: 1, z: 2}\nb:\n  <<: *a\n  z: 3\n").unwrap();
+        assert_eq!(docs[0]["b"], json!({"x": 1, "z": 3}));
     }
 
     #[test]

@@ -11,6 +11,7 @@ Exit 0 when equal, 1 with a report when not, 3 when PyYAML is missing.
 """
 import copy
 import json
+import re
 import sys
 
 try:
@@ -73,10 +74,32 @@ def parse_args(argv):
     return e
 
 
+class KubectlLoader(yaml.SafeLoader):
+    """PyYAML with the scalar rules kubectl uses (sigs.k8s.io/yaml, go-yaml v2):
+    YAML 1.1 booleans including y/Y/n/N, and timestamps kept as the strings
+    written (go-yaml hands timestamp-like values to kubectl as strings)."""
+
+
+KubectlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+KubectlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
+KubectlLoader.add_constructor(
+    "tag:yaml.org,2002:bool",
+    lambda loader, node: loader.construct_scalar(node) in
+    ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"))
+
+
+def load_all(data):
+    return list(yaml.load_all(data, Loader=KubectlLoader))
+
+
 def load(path):
     with open(path, "rb") as f:
         data = f.read()
-    return [normalise(d) for d in yaml.safe_load_all(data)]
+    return [normalise(d) for d in load_all(data)]
 
 
 def normalise(doc):
@@ -85,7 +108,7 @@ def normalise(doc):
         s = doc["data"].get("mutate.yaml")
         if isinstance(s, str):
             doc["data"]["mutate.yaml"] = {
-                "__inner__": list(yaml.safe_load_all(s)),
+                "__inner__": load_all(s),
                 "__trailing_newlines__": len(s) - len(s.rstrip("\n")),
             }
     return doc

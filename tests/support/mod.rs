@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod registry;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
