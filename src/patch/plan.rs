@@ -259,6 +259,8 @@ fn list_item(
         inner: false,
         object: Vec::new(),
         label: String::new(),
+        // an item of a JSON list is JSON
+        json: super::flow::is_json(top, &piece.text),
         edits: Vec::new(),
         intents: Vec::new(),
         warnings: Vec::new(),
