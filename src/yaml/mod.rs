@@ -2,6 +2,8 @@
 pub mod block;
 pub mod cst;
 pub mod emit;
+pub mod limits;
+pub mod outline;
 pub mod scalar;
 pub mod stream;
 pub mod style;
