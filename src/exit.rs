@@ -2,17 +2,19 @@
 //! ended as a [`Status`] (or an error); only the command line
 //! (`src/cli/`) turns that into a process exit code, with [`code`].
 //!
-//! The convention is kubectl's: an error exits 1, as `kubectl apply` does
-//! (a usage error is an error like any other); in a server-side dry run,
-//! which reports differences the way `kubectl diff` does, 1 means "there
-//! are differences", so every error there, usage errors included, exits 2
-//! (`kubectl diff`: "greater than 1: kubectl or diff failed").
+//! An error exits 1, as `kubectl apply` does; a usage error (flags that do
+//! not parse) exits 2, as it always has here and as clap and most Unix tools
+//! do, so scripts can tell "you called it wrong" from "it failed". In a
+//! server-side dry run, which reports differences the way `kubectl diff`
+//! does, 1 means "there are differences", so every error there exits 2 too
+//! (`kubectl diff`: "greater than 1: kubectl or diff failed"). 2 is thus
+//! always "no result": the command could not run as asked.
 //!
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | success; with `--dry-run=server`: no differences |
-//! | 1 | an error (message on standard error), including a usage error, or the agent did not become Ready; with `--dry-run=server`: there are differences |
-//! | 2 | with `--dry-run=server` only: an error (usage errors included); no diff was produced |
+//! | 1 | an error (message on standard error), or the agent did not become Ready; with `--dry-run=server`: there are differences |
+//! | 2 | a usage error (flags that do not parse); with `--dry-run=server`: any error, no diff was produced |
 //! | 130 | interrupted (Ctrl-C); what was already applied is listed |
 //!
 //! `--help` and `--version` exit 0. The README's "Exit codes" section is
@@ -24,6 +26,8 @@ pub const OK: i32 = 0;
 pub const FAILURE: i32 = 1;
 /// With `--dry-run=server`: an error (1 means "differences" there).
 pub const DIFF_ERROR: i32 = 2;
+/// A usage error: the flags do not parse (every mode).
+pub const USAGE: i32 = 2;
 /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: i32 = 130;
 

@@ -183,7 +183,7 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {
-                exit::error(raw_mode(std::env::args_os()))
+                exit::USAGE
             } else {
                 exit::OK
             };

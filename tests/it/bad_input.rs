@@ -401,9 +401,10 @@ fn invalid_annotation_json_writes_nothing() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Usage errors and argument errors found after parsing exit 1 (kubectl's
-/// convention, the README's exit-code table); in a server dry run, where 1
-/// means "differences", they exit 2; none touches the file.
+/// Usage errors (flags that do not parse) exit 2; argument errors found
+/// after parsing exit 1, except in a server dry run, where 1 means
+/// "differences" and every error exits 2 (the README's exit-code table);
+/// none touches the file.
 #[test]
 fn usage_and_argument_errors_have_their_exit_codes() {
     let tmp = tempfile::tempdir().unwrap();
@@ -412,9 +413,9 @@ fn usage_and_argument_errors_have_their_exit_codes() {
     fs::write(&path, input).unwrap();
     let p = path.to_str().unwrap();
     for (args, code, needle) in [
-        (vec!["patch", p, "--no-such-flag"], 1, "--no-such-flag"),
-        (vec!["patch"], 1, "FILE"),
-        (vec!["patch", p, "--dry-run=bogus"], 1, "bogus"),
+        (vec!["patch", p, "--no-such-flag"], 2, "--no-such-flag"),
+        (vec!["patch"], 2, "FILE"),
+        (vec!["patch", p, "--dry-run=bogus"], 2, "bogus"),
         (vec!["patch", p, "--dry-run=server"], 1, "--apply"),
         (
             vec!["patch", p, "--apply", "--dry-run=server", "--no-such-flag"],

@@ -334,7 +334,7 @@ fn there_is_no_password_flag_and_its_value_is_not_echoed() {
         let mut all = vec!["secret", "--server", "h", "--username", "u", "--dry-run"];
         all.extend(args.iter().copied());
         let out = tingyun(&all, None, &[]);
-        assert_eq!(out.status.code(), Some(1), "{args:?} was accepted");
+        assert_eq!(out.status.code(), Some(2), "{args:?} was accepted");
         assert!(out.stdout.is_empty());
         assert!(
             !text(&out.stderr).contains(PW),
