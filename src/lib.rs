@@ -20,6 +20,7 @@ pub mod exit;
 pub mod image;
 pub mod images;
 pub mod k8s;
+pub mod krm;
 pub mod names;
 pub mod patch;
 pub mod profile;
