@@ -60,7 +60,7 @@ fn items(text: &str) -> Result<Vec<Item>, String> {
         let body = l.trim_end_matches(['\n', '\r']);
         let trimmed = body.trim_start_matches(' ');
         let ind = body.len() - trimmed.len();
-        if trimmed.is_empty() || (trimmed.starts_with('#') && seq_indent.is_some_and(|s| ind > s)) {
+        if trimmed.is_empty() || (trimmed.starts_with('#') && seq_indent.is_some()) {
             continue;
         }
         let is_entry = trimmed == "-" || trimmed.starts_with("- ");
