@@ -21,6 +21,7 @@ pub mod exit;
 pub mod image;
 pub mod images;
 pub mod k8s;
+pub mod krm;
 pub mod names;
 pub mod output;
 pub mod patch;

@@ -151,6 +151,9 @@ fn string_or_true(
     match &node.data {
         YamlData::Value(Scalar::Boolean(true)) => Ok(Some(None)),
         YamlData::Value(Scalar::Boolean(false)) | YamlData::Value(Scalar::Null) => Ok(None),
+        // (a KRM functionConfig ConfigMap holds only strings)
+        YamlData::Value(Scalar::String(s)) if s == "true" => Ok(Some(None)),
+        YamlData::Value(Scalar::String(s)) if s == "false" || s.is_empty() => Ok(None),
         YamlData::Value(Scalar::String(s)) => Ok(Some(Some(s.to_string()))),
         _ => Err(at(label, node, format!("{key}: expected a string or true"))),
     }
@@ -216,9 +219,8 @@ pub fn parse(label: &str, text: &str) -> Result<Profile, Located> {
         let m = e.marker();
         Located::new(label, m.line().max(1), m.col() + 1, e.info().to_string())
     })?;
-    let mut profile = Profile::default();
     let Some(root) = docs.first() else {
-        return Ok(profile);
+        return Ok(Profile::default());
     };
     if docs.len() > 1 {
         return Err(at(
@@ -227,6 +229,13 @@ pub fn parse(label: &str, text: &str) -> Result<Profile, Located> {
             "a profile is one YAML document; remove the `---` and what follows",
         ));
     }
+    from_node(label, root)
+}
+
+/// A profile from a parsed mapping (a profile file's document, or a KRM
+/// functionConfig's `data`/`spec`); errors located by the node's marks.
+pub fn from_node(label: &str, root: &MarkedYaml) -> Result<Profile, Located> {
+    let mut profile = Profile::default();
     let map = match &root.data {
         YamlData::Mapping(m) => m,
         YamlData::Value(Scalar::Null) => return Ok(profile),

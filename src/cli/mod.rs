@@ -206,6 +206,9 @@ pub fn main() -> i32 {
                 return exit::error(raw_mode(std::env::args_os()));
             }
             let mut options = args.options();
+            if args.krm {
+                return krm(&options);
+            }
             let server_diff = options.apply && options.dry_run == DryRun::Server;
             let result = profile_args::patch(&args.profile, args.save_config, &mut options)
                 .and_then(|save| {
@@ -278,6 +281,29 @@ pub fn main() -> i32 {
         }
     }
     exit::code(&result, mode)
+}
+
+/// `patch --krm`: standard input to standard output; errors on stderr.
+fn krm(options: &crate::patch::PatchOptions) -> i32 {
+    use std::io::{Read as _, Write as _};
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("error: cannot read the ResourceList from standard input: {e}");
+        return exit::FAILURE;
+    }
+    match crate::krm::run("<stdin>", &input, options) {
+        Ok(out) => match std::io::stdout().lock().write_all(out.as_bytes()) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("error: cannot write standard output: {e}");
+                exit::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("{}", crate::error::render(&e));
+            exit::FAILURE
+        }
+    }
 }
 
 fn mode_of(server_diff: bool) -> Mode {

@@ -19,7 +19,14 @@ kubectl tingyun patch tingyunagent.yaml --registry 10.0.0.5:5000/apm --http-regi
 helm template agent ./chart | kubectl tingyun patch - --registry harbor.example.com/apm")]
 pub struct PatchArgs {
     /// The manifest to edit; `-` reads standard input (output then goes to standard output).
-    pub file: String,
+    #[arg(required_unless_present = "krm")]
+    pub file: Option<String>,
+
+    /// KRM function mode (kpt fn eval --exec, kustomize exec functions): a
+    /// ResourceList on standard input, its functionConfig (ConfigMap data or
+    /// spec) holding the profile's keys; the edited ResourceList on standard output.
+    #[arg(long, conflicts_with_all = ["apply", "dry_run", "output", "save_config"])]
+    pub krm: bool,
 
     /// Add imagePullSecrets {name: NAME} to every ServiceAccount (uncommenting the download's template).
     #[arg(long, value_name = "NAME", num_args = 0..=1, require_equals = true,
@@ -87,7 +94,7 @@ pub struct PatchArgs {
 impl PatchArgs {
     pub fn options(&self) -> PatchOptions {
         PatchOptions {
-            file: self.file.clone(),
+            file: self.file.clone().unwrap_or_else(|| "-".to_string()),
             pull_secret: self.pull_secret.clone(),
             inject_pull_secret: self.inject_pull_secret.clone(),
             registry: self.registry.clone(),
