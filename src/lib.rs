@@ -18,6 +18,7 @@ pub mod dry_run;
 pub mod error;
 pub mod exit;
 pub mod image;
+pub mod images;
 pub mod k8s;
 pub mod names;
 pub mod patch;

@@ -8,6 +8,7 @@ mod apply;
 mod complete;
 mod connect;
 mod hints;
+mod images;
 mod patch;
 mod secret;
 
@@ -17,6 +18,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub use apply::{ApplyArgs, ApplyOpts};
 pub use connect::ConnectArgs;
+pub use images::ImagesArgs;
 pub use patch::PatchArgs;
 pub use secret::{OutputFormatArg, SecretArgs};
 
@@ -58,6 +60,8 @@ pub enum Command {
     Secret(SecretArgs),
     /// Server-side apply a manifest, restart the agent and wait until it is Ready.
     Apply(ApplyArgs),
+    /// List the images a manifest makes nodes pull; --check asks their registries.
+    Images(ImagesArgs),
     /// Print a shell completion script for kubectl-tingyun (bash, zsh, fish, powershell).
     #[command(after_help = "Examples:\n  \
 # bash, this shell only\n  \
@@ -207,6 +211,10 @@ pub fn main() -> i32 {
                 crate::cluster::apply::run(&args.file, dry_run, &args.opts.options()),
             )
         }
+        Command::Images(args) => (
+            Mode::Normal,
+            args.options().and_then(|o| crate::images::run(&o)),
+        ),
         Command::Completion(args) => {
             complete::print_script(args.shell, &mut Cli::command(), &mut std::io::stdout());
             return exit::OK;

@@ -6,6 +6,7 @@
 mod annotations;
 mod flow;
 mod images;
+pub mod inventory;
 mod layer;
 mod lines;
 pub mod options;

@@ -37,7 +37,7 @@ pub(crate) struct Seen {
 }
 
 /// Workload kinds whose pod template carries containers.
-fn template_path(kind: &str) -> Option<&'static [&'static str]> {
+pub(crate) fn template_path(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
         "Deployment"
         | "DaemonSet"
