@@ -169,7 +169,10 @@ fn bom_skip(chunk: &str) -> usize {
         return 0;
     };
     let marker = chunk[..nl].trim_end_matches('\r');
-    let bare = marker == "---" || marker.strip_prefix("---").is_some_and(|r| r.trim_start().starts_with('#'));
+    let bare = marker == "---"
+        || marker
+            .strip_prefix("---")
+            .is_some_and(|r| r.trim_start().starts_with('#'));
     if bare && chunk[nl + 1..].starts_with('\u{feff}') {
         nl + 1 + '\u{feff}'.len_utf8()
     } else {

@@ -209,7 +209,10 @@ mod tests {
     #[test]
     fn a_bom_may_start_any_document() {
         let docs = documents("a: 1\n---\n\u{feff}b: 2\n\u{feff}---\nc: 3\n").unwrap();
-        assert_eq!(docs, vec![json!({"a": 1}), json!({"b": 2}), json!({"c": 3})]);
+        assert_eq!(
+            docs,
+            vec![json!({"a": 1}), json!({"b": 2}), json!({"c": 3})]
+        );
     }
 
     #[test]
