@@ -22,6 +22,7 @@ pub mod images;
 pub mod k8s;
 pub mod names;
 pub mod patch;
+pub mod profile;
 pub mod registry;
 pub mod source;
 pub mod version;

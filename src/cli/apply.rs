@@ -59,6 +59,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub opts: ApplyOpts,
+
+    #[command(flatten)]
+    pub profile: super::profile_args::ProfileArgs,
 }
 
 impl ApplyOpts {

@@ -10,6 +10,7 @@ mod connect;
 mod hints;
 mod images;
 mod patch;
+mod profile_args;
 mod secret;
 
 use std::time::Duration;
@@ -194,22 +195,42 @@ pub fn main() -> i32 {
                 eprintln!("error: {msg}");
                 return exit::error(raw_mode(std::env::args_os()));
             }
-            let options = args.options();
+            let mut options = args.options();
             let server_diff = options.apply && options.dry_run == DryRun::Server;
-            (mode_of(server_diff), crate::patch::run(&options))
+            let result = profile_args::patch(&args.profile, args.save_config, &mut options)
+                .and_then(|save| {
+                    let status = crate::patch::run(&options)?;
+                    if let Some((to, base)) = save
+                        && matches!(status, exit::Status::Done | exit::Status::Differences)
+                    {
+                        profile_args::save(&to, &options, &base)?;
+                    }
+                    Ok(status)
+                });
+            (mode_of(server_diff), result)
         }
         Command::Secret(args) => {
-            let options = args.options();
+            let mut options = args.options();
             let mode = mode_of(options.dry_run == DryRun::Server);
-            (mode, crate::cluster::secret::run(&options))
+            let result = profile_args::secret(
+                &args.profile,
+                [
+                    args.server.is_some(),
+                    args.username.is_some(),
+                    args.name.is_some(),
+                ],
+                &mut options,
+            )
+            .and_then(|()| crate::cluster::secret::run(&options));
+            (mode, result)
         }
         Command::Apply(args) => {
             let dry_run = dry_run(args.dry_run);
             let mode = mode_of(dry_run == DryRun::Server);
-            (
-                mode,
-                crate::cluster::apply::run(&args.file, dry_run, &args.opts.options()),
-            )
+            let mut options = args.opts.options();
+            let result = profile_args::apply(&args.profile, &args.file, &mut options)
+                .and_then(|()| crate::cluster::apply::run(&args.file, dry_run, &options));
+            (mode, result)
         }
         Command::Images(args) => (
             Mode::Normal,

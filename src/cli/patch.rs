@@ -73,6 +73,14 @@ pub struct PatchArgs {
     pub apply: bool,
 
     #[command(flatten)]
+    pub profile: super::profile_args::ProfileArgs,
+
+    /// Write the flags of this run (with the profile's values they did not
+    /// override) to the profile: --config FILE, else tingyun.yaml beside FILE.
+    #[arg(long)]
+    pub save_config: bool,
+
+    #[command(flatten)]
     pub cluster: ApplyOpts,
 }
 

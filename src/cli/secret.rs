@@ -18,13 +18,16 @@ pub struct SecretArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
-    /// Registry server, HOST[:PORT] (no scheme, no path).
+    #[command(flatten)]
+    pub profile: super::profile_args::ProfileArgs,
+
+    /// Registry server, HOST[:PORT] (no scheme, no path). Required, here or in the profile.
     #[arg(long, value_name = "HOST[:PORT]")]
-    pub server: String,
+    pub server: Option<String>,
 
     /// Registry user name (any characters; no shell escaping needed when quoted).
     #[arg(long, value_name = "USER")]
-    pub username: String,
+    pub username: Option<String>,
 
     /// Read the password from standard input (otherwise from TINGYUN_REGISTRY_PASSWORD).
     #[arg(long)]
@@ -38,9 +41,9 @@ pub struct SecretArgs {
     #[arg(long)]
     pub injected_namespaces: bool,
 
-    /// Secret name.
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_SECRET_NAME)]
-    pub name: String,
+    /// Secret name [default: tingyun-image-secret, or the profile's secret.name / pull-secret].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 
     /// `--dry-run` (client) prints the Secret and contacts no cluster; `server` asks the API
     /// server (only dryRun requests; exit 1 when something would change).
@@ -67,12 +70,15 @@ impl SecretArgs {
     pub fn options(&self) -> SecretOptions {
         SecretOptions {
             connect: self.connect.options(),
-            server: self.server.clone(),
-            username: self.username.clone(),
+            server: self.server.clone().unwrap_or_default(),
+            username: self.username.clone().unwrap_or_default(),
             password_stdin: self.password_stdin,
             namespaces: self.namespaces.clone(),
             injected_namespaces: self.injected_namespaces,
-            name: self.name.clone(),
+            name: self
+                .name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SECRET_NAME.to_string()),
             dry_run: super::dry_run(self.dry_run),
             output: self.output.map(|o| match o {
                 OutputFormatArg::Yaml => OutputFormat::Yaml,

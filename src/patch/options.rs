@@ -138,7 +138,7 @@ pub fn parse_registry(s: &str) -> anyhow::Result<String> {
 }
 
 /// A comma-separated list of `host[:port]`.
-fn parse_hosts(s: &str) -> anyhow::Result<String> {
+pub fn parse_hosts(s: &str) -> anyhow::Result<String> {
     let hosts: Vec<&str> = s.split(',').map(str::trim).collect();
     if hosts.iter().any(|h| h.is_empty()) {
         bail!("{s:?}: expected a comma-separated list of HOST[:PORT]");
