@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod diff;
+pub mod doctor;
 pub mod dry_run;
 pub mod error;
 pub mod exit;

@@ -7,6 +7,7 @@
 mod apply;
 mod complete;
 mod connect;
+mod doctor;
 mod hints;
 mod images;
 mod patch;
@@ -19,6 +20,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub use apply::{ApplyArgs, ApplyOpts};
 pub use connect::ConnectArgs;
+pub use doctor::DoctorArgs;
 pub use images::ImagesArgs;
 pub use patch::PatchArgs;
 pub use secret::{OutputFormatArg, SecretArgs};
@@ -63,6 +65,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// List the images a manifest makes nodes pull; --check asks their registries.
     Images(ImagesArgs),
+    /// Explain why the agent's pods (or those it injects into) are not Ready, and name the fix.
+    Doctor(DoctorArgs),
     /// Print a shell completion script for kubectl-tingyun (bash, zsh, fish, powershell).
     #[command(after_help = "Examples:\n  \
 # bash, this shell only\n  \
@@ -235,6 +239,10 @@ pub fn main() -> i32 {
         Command::Images(args) => (
             Mode::Normal,
             args.options().and_then(|o| crate::images::run(&o)),
+        ),
+        Command::Doctor(args) => (
+            Mode::Normal,
+            args.options().and_then(|o| crate::doctor::run(&o)),
         ),
         Command::Completion(args) => {
             complete::print_script(args.shell, &mut Cli::command(), &mut std::io::stdout());
