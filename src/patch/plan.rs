@@ -11,6 +11,8 @@ use crate::error::Located;
 use crate::source::{LineIndex, Source};
 use crate::yaml::block::BlockText;
 use crate::yaml::cst;
+use crate::yaml::limits;
+use crate::yaml::outline::{self, Item};
 use crate::yaml::stream::{self, Chunk};
 use crate::yaml::style::Observed;
 
@@ -68,6 +70,9 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
             break;
         }
         let chunk_text = &text[chunk.start..chunk.end];
+        if !limits::fits_span_parser(chunk_text) {
+            continue;
+        }
         if let Ok(tree) = cst::parse(chunk_text) {
             file_style = file_style.or(Observed::of(tree.root_node(), chunk_text));
         }
@@ -80,6 +85,10 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
             end: chunk.end,
         };
         let chunk_text = &text[chunk.start..chunk.end];
+        if !limits::fits_span_parser(chunk_text) {
+            big_document(&mut plan, source, edits, *chunk, doc, file_style)?;
+            continue;
+        }
         let tree = cst::parse(chunk_text).map_err(|e| {
             let (at, msg) = diagnose(chunk_text, e);
             source.error_at(chunk.start + at, msg)
@@ -124,6 +133,7 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
                     file_style,
                     base: chunk.start,
                     source,
+                    piece: None,
                 };
                 ctx.object(&mut layer, top, Vec::new(), true, label.clone())?;
             }
@@ -180,9 +190,151 @@ fn bom_skip(chunk: &str) -> usize {
     }
 }
 
+/// Plan a document too long for the span parser (see [`limits`]): its
+/// outline comes from saphyr's events; a `kind: List` is edited item by
+/// item (each item parsed on its own), any other object only when no edit
+/// applies to its kind.
+fn big_document(
+    plan: &mut Plan,
+    source: &Source,
+    edits: &EditSet,
+    chunk: Chunk,
+    doc: usize,
+    file_style: Observed,
+) -> Result<(), Located> {
+    let text = &source.text[chunk.start..chunk.end];
+    let found =
+        outline::outline(text).map_err(|e| source.error_at(chunk.start + e.offset, e.msg))?;
+    let mut label = String::new();
+    if let (Some(kind), Some(_)) = (&found.kind, &found.api_version) {
+        label = format!("{kind}/{}", found.name.as_deref().unwrap_or_default());
+        plan.objects += 1;
+    }
+    let kind = found.kind.as_deref().unwrap_or_default();
+    let relevant = !label.is_empty() && may_need_edits(text, edits);
+    let lines = limits::line_count(text);
+    if relevant && kind == "List" {
+        match &found.items {
+            Some(Ok(items)) => {
+                for item in items {
+                    list_item(plan, source, edits, chunk, doc, file_style, item)?;
+                }
+            }
+            Some(Err(off)) => {
+                return Err(source.error_at(
+                    chunk.start + off,
+                    format!(
+                        "this list of {lines} lines is edited item by item (the YAML span parser \
+                         handles at most {} lines at once), and this item cannot be cut out on \
+                         its own: write its first key on the line of its `-`",
+                        limits::MAX_SPAN_LINES
+                    ),
+                ));
+            }
+            None => {}
+        }
+    } else if relevant
+        && (kind == "ServiceAccount"
+            || (kind == "ConfigMap" && text.contains("mutate.yaml"))
+            || template_path(kind).is_some())
+    {
+        return Err(source.error_at(
+            chunk.start,
+            format!(
+                "this {kind} document has {lines} lines; the YAML span parser edits at most {} \
+                 lines at once (only a `kind: List` is edited item by item): split it into \
+                 several documents (`---`)",
+                limits::MAX_SPAN_LINES
+            ),
+        ));
+    }
+    plan.labels.push(label);
+    Ok(())
+}
+
+/// Plan one item of a long `kind: List`, parsed on its own.
+fn list_item(
+    plan: &mut Plan,
+    source: &Source,
+    edits: &EditSet,
+    chunk: Chunk,
+    doc: usize,
+    file_style: Observed,
+    item: &Item,
+) -> Result<(), Located> {
+    let text = &source.text[chunk.start..chunk.end];
+    let piece = BlockText::from_range(text, item.start, item.end, item.indent)
+        .map_err(|(off, msg)| source.error_at(chunk.start + off, msg))?;
+    let at = |off: usize| chunk.start + piece.outer_offset(off);
+    let tree = cst::parse(&piece.text).map_err(|e| {
+        let (off, msg) = diagnose(&piece.text, e);
+        source.error_at(at(off), msg)
+    })?;
+    if let Some(dup) = cst::find_duplicate_key(tree.root_node(), &piece.text) {
+        return Err(source.error_at(at(dup.offset), dup.msg));
+    }
+    let root = tree.root_node();
+    let Some(top) = cst::document_content(root).filter(|t| cst::is_mapping(*t)) else {
+        return Ok(());
+    };
+    let mut layer = Layer {
+        text: &piece.text,
+        style: Observed::of(root, &piece.text).or(file_style).style(),
+        doc,
+        inner: false,
+        object: Vec::new(),
+        label: String::new(),
+        // an item of a JSON list is JSON
+        json: super::flow::is_json(top, &piece.text),
+        edits: Vec::new(),
+        intents: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut image_nodes = Vec::new();
+    let mut ctx = ObjectCx {
+        edits,
+        seen: &mut plan.seen,
+        image_nodes: &mut image_nodes,
+        file_style,
+        base: chunk.start,
+        source,
+        piece: Some(&piece),
+    };
+    let path = vec![Seg::Key("items".into()), Seg::Index(item.index)];
+    let label = object_label(top, &piece.text).unwrap_or_default();
+    ctx.object(&mut layer, top, path, false, label)?;
+    if edits.registry.is_some() && images::any_lookalike_text(&piece.text) {
+        images::warn_lookalikes(&mut layer, root, &image_nodes);
+    }
+    for w in layer.warnings {
+        plan.warnings.push(Warning {
+            offset: at(w.offset),
+            msg: w.msg,
+        });
+    }
+    plan.intents.extend(layer.intents);
+    for l in layer.edits {
+        let (start, end, text) = piece.translate(l.start, l.end, &l.text);
+        plan.changes.push(Change {
+            splice: Splice {
+                start: chunk.start + start,
+                end: chunk.start + end,
+                text,
+            },
+            object: l.object,
+            what: l.what,
+        });
+    }
+    Ok(())
+}
+
 /// Explain a syntax error in `text` (a document, or mutate.yaml's inner
 /// document): the offset to report and the message.
 fn diagnose(text: &str, err: cst::SyntaxError) -> (usize, String) {
+    if err.msg.starts_with("nested more than") || err.msg.starts_with("this text has") {
+        // a limit (nesting depth, size): the message says what to do
+        return (err.offset, err.msg);
+    }
     // A tab in the indentation is the usual cause: name it.
     let mut pos = 0;
     for line in text.split_inclusive('\n') {
@@ -239,6 +391,9 @@ struct ObjectCx<'e, 's> {
     /// Offset of the layer's document in the file (for inner-document errors).
     base: usize,
     source: &'s Source,
+    /// The list item the layer holds, when a document too long to parse
+    /// whole is edited item by item.
+    piece: Option<&'s BlockText>,
 }
 
 impl ObjectCx<'_, '_> {
@@ -352,7 +507,10 @@ impl ObjectCx<'_, '_> {
             );
             return Ok(());
         };
-        let outer = |layer_offset: usize| self.base + layer_offset;
+        let piece = self.piece;
+        let outer = |layer_offset: usize| {
+            self.base + piece.map_or(layer_offset, |p| p.outer_offset(layer_offset))
+        };
         let block = BlockText::read(value, src, cst::column(pair.key)).map_err(|(off, msg)| {
             self.source
                 .error_at(outer(off), format!("mutate.yaml: {msg}"))

@@ -74,6 +74,52 @@ impl BlockText {
         })
     }
 
+    /// The text of `outer[start..end]` with `indent` columns removed from
+    /// every line: an item of a `kind: List` cut out of a document too long
+    /// to parse whole. The first line loses its first `indent` bytes
+    /// whatever they are (the item's `- `); blank and comment lines may be
+    /// indented less. Errors carry an outer byte offset.
+    pub fn from_range(
+        outer: &str,
+        start: usize,
+        end: usize,
+        indent: usize,
+    ) -> Result<BlockText, (usize, String)> {
+        let mut text = String::with_capacity(end - start);
+        let mut lines = Vec::new();
+        let mut pos = start;
+        while pos < end {
+            let next = outer[pos..end].find('\n').map_or(end, |i| pos + i + 1);
+            let line = &outer[pos..next];
+            let spaces = line.len() - line.trim_start_matches(' ').len();
+            let rest = line.trim_matches([' ', '\r', '\n']);
+            let strip = if pos == start {
+                indent.min(line.len())
+            } else if spaces >= indent {
+                indent
+            } else if rest.is_empty() || rest.starts_with('#') {
+                spaces
+            } else {
+                return Err((
+                    pos + spaces,
+                    format!("this line is indented less than its list item's {indent} columns"),
+                ));
+            };
+            if !line.is_char_boundary(strip) {
+                return Err((pos, "list item does not start where expected".into()));
+            }
+            lines.push((text.len(), pos, strip));
+            text.push_str(&line[strip..]);
+            pos = next;
+        }
+        Ok(BlockText {
+            text,
+            indent,
+            lines,
+            outer_end: end,
+        })
+    }
+
     /// Outer offset of an inner offset (for messages).
     pub fn outer_offset(&self, inner: usize) -> usize {
         self.map(inner).0

@@ -14,8 +14,22 @@ thread_local! {
     static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Parse one YAML text (one document, or a whole stream).
+/// Parse one YAML text (one document, or a whole stream). Texts past the
+/// grammar's limits (see [`super::limits`]) are refused before tree-sitter
+/// sees them.
 pub fn parse(text: &str) -> Result<Tree, SyntaxError> {
+    super::limits::check_depth(text)?;
+    if !super::limits::fits_span_parser(text) {
+        return Err(SyntaxError {
+            offset: 0,
+            msg: format!(
+                "this text has {} lines; the YAML span parser handles at most {} in one piece: \
+                 split it into several documents (`---`)",
+                super::limits::line_count(text),
+                super::limits::MAX_SPAN_LINES
+            ),
+        });
+    }
     let tree = PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -437,16 +451,16 @@ pub fn find_duplicate_key(node: Node, src: &str) -> Option<SyntaxError> {
     // One cursor walk (the fastest way through a tree-sitter tree), with a
     // stack of the keys seen in each open mapping.
     let mut cursor = node.walk();
-    let mut open: Vec<(usize, Vec<(std::borrow::Cow<str>, Node)>)> = Vec::new();
+    let mut open: Vec<(usize, Keys)> = Vec::new();
     let mut depth = 0usize;
     loop {
         let n = cursor.node();
         if is_mapping(n) {
-            open.push((depth, Vec::new()));
+            open.push((depth, Keys::default()));
         } else if matches!(n.kind(), "block_mapping_pair" | "flow_pair") {
             if let (Some(k), Some((_, seen))) = (n.child_by_field_name("key"), open.last_mut()) {
                 if let Some(key) = key_cow(k, src) {
-                    if let Some((_, first)) = seen.iter().find(|(s, _)| *s == key) {
+                    if let Some(first) = seen.insert(key.clone(), k) {
                         return Some(SyntaxError {
                             offset: k.start_byte(),
                             msg: format!(
@@ -455,7 +469,6 @@ pub fn find_duplicate_key(node: Node, src: &str) -> Option<SyntaxError> {
                             ),
                         });
                     }
-                    seen.push((key, k));
                 }
             }
         }
@@ -475,6 +488,37 @@ pub fn find_duplicate_key(node: Node, src: &str) -> Option<SyntaxError> {
             }
             depth -= 1;
         }
+    }
+}
+
+/// The keys of one mapping: a short list searched in order, indexed by a
+/// hash map once it grows (a mapping of 100,000 keys stays linear).
+#[derive(Default)]
+struct Keys<'s, 't> {
+    list: Vec<(std::borrow::Cow<'s, str>, Node<'t>)>,
+    index: Option<std::collections::HashMap<std::borrow::Cow<'s, str>, Node<'t>>>,
+}
+
+impl<'s, 't> Keys<'s, 't> {
+    /// Add a key; the node of its first occurrence when it was there already.
+    fn insert(&mut self, key: std::borrow::Cow<'s, str>, node: Node<'t>) -> Option<Node<'t>> {
+        if let Some(index) = &mut self.index {
+            return match index.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(node);
+                    None
+                }
+            };
+        }
+        if let Some((_, first)) = self.list.iter().find(|(s, _)| *s == key) {
+            return Some(*first);
+        }
+        self.list.push((key, node));
+        if self.list.len() > 16 {
+            self.index = Some(std::mem::take(&mut self.list).into_iter().collect());
+        }
+        None
     }
 }
 

@@ -1,6 +1,8 @@
 //! YAML with exact byte spans (tree-sitter) and plain values (saphyr).
 pub mod block;
 pub mod cst;
+pub mod limits;
+pub mod outline;
 pub mod scalar;
 pub mod stream;
 pub mod style;

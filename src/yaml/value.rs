@@ -31,6 +31,19 @@ pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
     } else {
         text
     };
+    // values are built recursively: never from a text nested too deep
+    super::limits::check_depth(text).map_err(|e| {
+        let (line, col) = crate::source::line_col(text, e.offset);
+        ParseError {
+            line,
+            col,
+            msg: e
+                .msg
+                .strip_prefix("invalid YAML: ")
+                .unwrap_or(&e.msg)
+                .to_string(),
+        }
+    })?;
     let mut parser = saphyr_parser::Parser::new_from_str(text);
     let mut loader: YamlLoader<MarkedYaml> = YamlLoader::default();
     loader.early_parse(false);
