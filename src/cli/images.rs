@@ -1,15 +1,17 @@
 //! `kubectl tingyun images` flags.
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::connect::ConnectArgs;
+use super::push::PushArgs;
 use crate::image::Platform;
 use crate::images::{ImagesOptions, Output};
 use crate::registry::tls::parse_hosts;
 
 #[derive(Args, Debug, Clone)]
-#[command(after_help = "Examples:\n  \
+#[command(
+    after_help = "Examples:\n  \
 # Every image the manifest makes nodes pull, with its object, container and line\n  \
 kubectl tingyun images tingyunagent.yaml\n\n  \
 # Ask the registry: is each image there, for every node architecture of the cluster?\n  \
@@ -20,10 +22,19 @@ kubectl tingyun images tingyunagent.yaml --check --from-cluster\n\n  \
 printf '%s' \"$TOKEN\" | kubectl tingyun images tingyunagent.yaml --check --username 'robot$apm+pull' \\\n      \
 --password-stdin --ca-file ca.crt --platform linux/amd64,linux/arm64 -o json\n\n\
 Statuses: ok, missing (repository or tag), unauthorized, tls-error, http-only, unreachable,\n\
-platform-missing, error. With --check the exit code is 0 when every image is ok, 1 otherwise.")]
+platform-missing, error. With --check the exit code is 0 when every image is ok, 1 otherwise.\n\n\
+`kubectl tingyun images push SOURCE... --to HOST[:PORT]/PROJECT` pushes the vendor's image archive \
+(see `kubectl tingyun images push --help`).",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct ImagesArgs {
+    #[command(subcommand)]
+    pub command: Option<ImagesCommand>,
+
     /// The manifest to read; `-` reads standard input.
-    pub file: String,
+    #[arg(required = true)]
+    pub file: Option<String>,
 
     /// Output format.
     #[arg(
@@ -103,7 +114,7 @@ impl ImagesArgs {
             self.registry_timeout
         };
         Ok(ImagesOptions {
-            file: self.file.clone(),
+            file: self.file.clone().unwrap_or_default(),
             output: match self.output {
                 ImagesOutputArg::Table => Output::Table,
                 ImagesOutputArg::Json => Output::Json,
@@ -131,4 +142,10 @@ impl ImagesArgs {
             timeout,
         })
     }
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ImagesCommand {
+    /// Push the vendor's image archive (every platform under one tag) to a private registry, without docker.
+    Push(PushArgs),
 }

@@ -12,6 +12,7 @@ mod hints;
 mod images;
 mod patch;
 mod profile_args;
+mod push;
 mod secret;
 
 use std::time::Duration;
@@ -21,8 +22,9 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 pub use apply::{ApplyArgs, ApplyOpts};
 pub use connect::ConnectArgs;
 pub use doctor::DoctorArgs;
-pub use images::ImagesArgs;
+pub use images::{ImagesArgs, ImagesCommand};
 pub use patch::PatchArgs;
+pub use push::PushArgs;
 pub use secret::{OutputFormatArg, SecretArgs};
 
 use crate::dry_run::DryRun;
@@ -63,7 +65,8 @@ pub enum Command {
     Secret(SecretArgs),
     /// Server-side apply a manifest, restart the agent and wait until it is Ready.
     Apply(ApplyArgs),
-    /// List the images a manifest makes nodes pull; --check asks their registries.
+    /// List the images a manifest makes nodes pull (--check asks their registries); `images push`
+    /// pushes the vendor's image archive to a private registry.
     Images(ImagesArgs),
     /// Explain why the agent's pods (or those it injects into) are not Ready, and name the fix.
     Doctor(DoctorArgs),
@@ -236,10 +239,16 @@ pub fn main() -> i32 {
                 .and_then(|()| crate::cluster::apply::run(&args.file, dry_run, &options));
             (mode, result)
         }
-        Command::Images(args) => (
-            Mode::Normal,
-            args.options().and_then(|o| crate::images::run(&o)),
-        ),
+        Command::Images(args) => match &args.command {
+            Some(ImagesCommand::Push(push)) => (
+                Mode::Normal,
+                push.options().and_then(|o| crate::registry::push::run(&o)),
+            ),
+            None => (
+                Mode::Normal,
+                args.options().and_then(|o| crate::images::run(&o)),
+            ),
+        },
         Command::Doctor(args) => (
             Mode::Normal,
             args.options().and_then(|o| crate::doctor::run(&o)),

@@ -1,5 +1,6 @@
 //! A small client for the OCI distribution API (the registry half of a pull
-//! or push), on reqwest with rustls.
+//! or push), on reqwest with rustls; image archives ([`archive`]) and
+//! `images push` ([`push`]).
 //!
 //! ```text
 //! RegistryOptions (TLS: system roots + --ca-file, --insecure-registry,
@@ -17,12 +18,14 @@
 //! the credentials as Basic, or anonymously), cache it per (host, scope) until
 //! it expires, retry with it. Failures come back as [`RegistryError`], whose
 //! [`Status`] is what `images --check` reports.
+pub mod archive;
 pub mod auth;
 pub mod check;
 pub mod client;
 pub mod credentials;
 pub mod error;
 pub mod manifest;
+pub mod push;
 pub mod tls;
 
 pub use client::{Client, RegistryOptions, Request};

@@ -1,0 +1,87 @@
+//! The property the fuzz target checks (fuzz/fuzz_targets/engine.rs), kept
+//! here so every finding can be replayed as an ordinary test
+//! (tests/fuzz_regressions.rs).
+//!
+//! Input: the first byte chooses the edits (one bit each), the rest is the
+//! file. Property: the engine never panics or aborts; a refusal produces no
+//! output (so nothing can be written); a success parses as the input did
+//! (same number of documents), "nothing changed" means byte-identical
+//! output, and patching the output again changes nothing. (The self-check
+//! inside the engine compares each changed document's meaning.)
+#![allow(dead_code)]
+
+use kubectl_tingyun::patch::{EditSet, patch_source};
+use kubectl_tingyun::source::Source;
+use kubectl_tingyun::yaml::value::documents;
+
+/// The edits selected by the bits of `selector`.
+pub fn edits_for(selector: u8) -> EditSet {
+    let bit = |b: u8| selector & (1 << b) != 0;
+    let mut annotations = Vec::new();
+    if bit(3) {
+        annotations.push((
+            "k8s.ksyun.com/kci-http-registry".to_string(),
+            "harbor.example.com:5000".to_string(),
+        ));
+    }
+    if bit(4) {
+        annotations.push(("on".to_string(), "2024-01-01".to_string()));
+    }
+    EditSet {
+        pull_secret: bit(0).then(|| "tingyun-image-secret".to_string()),
+        inject_pull_secret: bit(1).then(|| "tingyun-image-secret".to_string()),
+        registry: bit(2).then(|| {
+            if bit(5) {
+                "[fd00::5]:5000/apm".to_string()
+            } else {
+                "harbor.example.com:5000/apm".to_string()
+            }
+        }),
+        annotations,
+    }
+}
+
+/// Check the property on one input; panics with what failed.
+pub fn check(data: &[u8]) {
+    let Some((&selector, bytes)) = data.split_first() else {
+        return;
+    };
+    let edits = edits_for(selector);
+    let Ok(source) = Source::decode("fuzz.yaml", None, bytes.to_vec()) else {
+        return;
+    };
+    let Ok(outcome) = patch_source(&source, &edits) else {
+        return; // refused: nothing is produced, so nothing can be written
+    };
+    if !outcome.changed() {
+        assert_eq!(
+            outcome.output, source.text,
+            "no change but a different output"
+        );
+        return;
+    }
+    if let Ok(before) = documents(&source.text) {
+        match documents(&outcome.output) {
+            Ok(after) => assert_eq!(
+                before.len(),
+                after.len(),
+                "the output has another number of documents"
+            ),
+            Err(e) => panic!("the output does not parse: {e:?}\n{}", outcome.output),
+        }
+    }
+    let again = Source::decode("fuzz.yaml", None, source.encode(&outcome.output))
+        .expect("the output decodes");
+    match patch_source(&again, &edits) {
+        Ok(second) => assert!(
+            !second.changed(),
+            "patching the output again changes it: {:?}\n--- output:\n{}",
+            second.changes,
+            outcome.output
+        ),
+        Err(e) => panic!(
+            "patching the output again fails: {e:#}\n--- output:\n{}",
+            outcome.output
+        ),
+    }
+}

@@ -1,0 +1,52 @@
+//! Inputs the fuzzer (scripts/fuzz.sh) found or that exercise the limits it
+//! must never hit, replayed as ordinary tests with the fuzz target's own
+//! property (tests/fuzz_check/mod.rs): no panic, no abort; a success parses
+//! and is idempotent. Each file of testdata/fuzz/ is one input: the first
+//! byte selects the edits, the rest is the file.
+mod fuzz_check;
+
+use std::fs;
+
+#[test]
+fn every_kept_finding_holds_the_property() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz");
+    let mut n = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let data = fs::read(&path).unwrap();
+        let r = std::panic::catch_unwind(|| fuzz_check::check(&data));
+        assert!(r.is_ok(), "{} fails the fuzz property", path.display());
+        n += 1;
+    }
+    assert!(n > 0, "no inputs in {}", dir.display());
+}
+
+#[test]
+fn deep_and_long_inputs_hold_the_property() {
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for sel in [0x07u8, 0x1f] {
+        inputs.push([&[sel][..], format!("a: {}", "[".repeat(10_000)).as_bytes()].concat());
+        inputs.push(
+            [
+                &[sel][..],
+                format!("a:\n{}x\n", "- ".repeat(10_000)).as_bytes(),
+            ]
+            .concat(),
+        );
+        inputs.push([&[sel][..], "{\"a\": ".repeat(5_000).as_bytes()].concat());
+        if sel != 0x1f {
+            continue;
+        }
+        // over 30,000 lines: edited item by item
+        let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");
+        for i in 0..3_800 {
+            list.push_str(&format!(
+                "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p{i}\n  spec:\n    containers:\n    - name: c\n      image: nginx\n"
+            ));
+        }
+        inputs.push([&[sel][..], list.as_bytes()].concat());
+    }
+    for data in inputs {
+        fuzz_check::check(&data);
+    }
+}
