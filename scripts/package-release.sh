@@ -68,4 +68,4 @@ open("plugin.yaml", "w").write("\n".join(lines))
 PY
   echo "$archive $sum"
 done
-echo "package-release: updated plugin.yaml; run cargo test --test krew_manifest" >&2
+echo "package-release: updated plugin.yaml; run cargo test --test it krew_manifest" >&2

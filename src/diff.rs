@@ -1,15 +1,10 @@
 //! Unified diffs for review: Secret `data`/`stringData` values masked like
-//! `kubectl diff`, colour only on a terminal and never with NO_COLOR.
-use std::io::IsTerminal as _;
-
+//! `kubectl diff`; colour when the output handle says so
+//! ([`crate::output::Output::color`]: a terminal, never with NO_COLOR).
+use anstyle::AnsiColor;
 use similar::{ChangeTag, TextDiff};
 
 use crate::yaml::{cst, stream};
-
-/// Colour when stdout is a terminal and NO_COLOR is unset or empty.
-pub fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
 
 /// A unified diff of `old` -> `new` (`--- NAME` / `+++ NAME (patched)`),
 /// empty when equal.
@@ -29,22 +24,17 @@ pub fn unified(old: &str, new: &str, name: &str, color: bool) -> String {
             o + usize::from(ol > 0),
             n + usize::from(nl > 0)
         );
-        out.push_str(&paint(&hunk, "36", color));
+        out.push_str(&paint(&hunk, Some(AnsiColor::Cyan), color));
         out.push('\n');
         for op in &group {
             for change in diff.iter_changes(op) {
                 let line = change.value().trim_end_matches(['\n', '\r']);
-                let (sign, code) = match change.tag() {
-                    ChangeTag::Delete => ('-', "31"),
-                    ChangeTag::Insert => ('+', "32"),
-                    ChangeTag::Equal => (' ', ""),
+                let (sign, hue) = match change.tag() {
+                    ChangeTag::Delete => ('-', Some(AnsiColor::Red)),
+                    ChangeTag::Insert => ('+', Some(AnsiColor::Green)),
+                    ChangeTag::Equal => (' ', None),
                 };
-                let text = format!("{sign}{line}");
-                out.push_str(&if code.is_empty() {
-                    text
-                } else {
-                    paint(&text, code, color)
-                });
+                out.push_str(&paint(&format!("{sign}{line}"), hue, color));
                 out.push('\n');
                 if change.missing_newline() {
                     out.push_str("\\ No newline at end of file\n");
@@ -55,11 +45,14 @@ pub fn unified(old: &str, new: &str, name: &str, color: bool) -> String {
     out
 }
 
-fn paint(s: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("\x1b[{code}m{s}\x1b[0m")
-    } else {
-        s.to_string()
+/// `s` in `hue` (anstyle's escape codes) when colour is on.
+fn paint(s: &str, hue: Option<AnsiColor>, color: bool) -> String {
+    match hue {
+        Some(hue) if color => {
+            let style = hue.on_default();
+            format!("{style}{s}{style:#}")
+        }
+        _ => s.to_string(),
     }
 }
 

@@ -196,6 +196,9 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // One output handle over the process's streams for every command.
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    let mut output = crate::output::Output::stdio(&mut stdout, &mut stderr);
     let (mode, result) = match &cli.command {
         Command::Patch(args) => {
             if let Some(msg) = hints::output_format_word(args.output.as_deref()) {
@@ -206,7 +209,7 @@ pub fn main() -> i32 {
             let server_diff = options.apply && options.dry_run == DryRun::Server;
             let result = profile_args::patch(&args.profile, args.save_config, &mut options)
                 .and_then(|save| {
-                    let status = crate::patch::run(&options)?;
+                    let status = crate::patch::run(&options, &mut output)?;
                     if let Some((to, base)) = save
                         && matches!(status, exit::Status::Done | exit::Status::Differences)
                     {
@@ -228,15 +231,17 @@ pub fn main() -> i32 {
                 ],
                 &mut options,
             )
-            .and_then(|()| crate::cluster::secret::run(&options));
+            .and_then(|()| crate::cluster::secret::run(&options, &mut output));
             (mode, result)
         }
         Command::Apply(args) => {
             let dry_run = dry_run(args.dry_run);
             let mode = mode_of(dry_run == DryRun::Server);
             let mut options = args.opts.options();
-            let result = profile_args::apply(&args.profile, &args.file, &mut options)
-                .and_then(|()| crate::cluster::apply::run(&args.file, dry_run, &options));
+            let result =
+                profile_args::apply(&args.profile, &args.file, &mut options).and_then(|()| {
+                    crate::cluster::apply::run(&args.file, dry_run, &options, &mut output)
+                });
             (mode, result)
         }
         Command::Images(args) => match &args.command {

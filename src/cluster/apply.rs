@@ -10,18 +10,17 @@
 //! `--dry-run=server` applies with `dryRun=All` and prints a unified diff of
 //! live vs merged per object; exit 1 when anything differs, 2 on errors.
 use std::collections::HashMap;
-use std::io::{IsTerminal as _, Write as _};
 
-use anyhow::Context as _;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersion;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
 
-use super::errors::{Attempt, Failure, classify};
+use super::errors::{ApiError, Attempt, Failure, classify};
 use super::objects::{self, Applied, Manifest};
 use crate::dry_run::DryRun;
 use crate::exit::Status;
+use crate::output::Output;
 
 /// Options shared by `apply` and `patch --apply` (see `src/cli/apply.rs`
 /// for each flag).
@@ -46,51 +45,53 @@ pub struct ApplyOptions {
 }
 
 /// The `apply` command: `file` (`-`: standard input) with `dry_run`.
-pub fn run(file: &str, dry_run: DryRun, opts: &ApplyOptions) -> anyhow::Result<Status> {
+pub fn run(
+    file: &str,
+    dry_run: DryRun,
+    opts: &ApplyOptions,
+    output: &mut Output,
+) -> anyhow::Result<Status> {
     let source = crate::source::Source::read(file)?;
     let (label, text) = (source.label, source.text);
-    let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
-    let tty = std::io::stderr().is_terminal();
     match dry_run {
         DryRun::Client => {
             let objects = objects::apply_order(objects::parse(&label, &text)?);
             for m in &objects {
-                writeln!(out, "{} (client dry run: nothing sent)", m.display())?;
+                writeln!(output.out, "{} (client dry run: nothing sent)", m.display())?;
             }
             Ok(Status::Done)
         }
-        DryRun::Server => apply_text(&label, &text, opts, true, &mut out, &mut err, tty),
-        DryRun::Off => apply_text(&label, &text, opts, false, &mut out, &mut err, tty),
+        DryRun::Server => apply_text(&label, &text, opts, true, output),
+        DryRun::Off => apply_text(&label, &text, opts, false, output),
     }
 }
 
 /// Apply already-read manifest text (used by `patch --apply`).
 /// `label` names the source in messages (a path or `<stdin>`).
-/// Reports go to `out`, problems and progress to `err` (`tty`: `err` is a
-/// terminal); an error is returned for the caller to print.
+/// Reports go to `output.out`, problems and progress to `output.err`; an
+/// error is returned for the caller to print.
 pub fn apply_text(
     label: &str,
     text: &str,
     opts: &ApplyOptions,
     server_dry_run: bool,
-    out: &mut dyn std::io::Write,
-    err: &mut dyn std::io::Write,
-    tty: bool,
+    output: &mut Output,
 ) -> anyhow::Result<Status> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     // The whole command never runs longer than --timeout plus one
     // --request-timeout (the wait gets what the apply left of --timeout).
     let deadline = tokio::time::Instant::now() + opts.timeout;
     let bound = opts.timeout + opts.connect.request_timeout;
-    let result = runtime.block_on(async {
-        let io = Io { out: &mut *out, err: &mut *err, tty };
+    crate::runtime::block_on(async {
         match tokio::time::timeout(
             bound,
-            apply_async(label, text, opts, server_dry_run, deadline, io),
+            apply_async(
+                label,
+                text,
+                opts,
+                server_dry_run,
+                deadline,
+                output.reborrow(),
+            ),
         )
         .await
         {
@@ -101,8 +102,7 @@ pub fn apply_text(
                 bound
             )),
         }
-    });
-    result
+    })?
 }
 
 /// Resolves kinds by discovery, one request per group/version.
@@ -170,8 +170,12 @@ impl Resolver {
     }
 }
 
+/// No answer from the API server (unreachable, timed out).
 fn is_transport(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_))
+    matches!(
+        ApiError::classify(e),
+        ApiError::Unreachable { .. } | ApiError::Timeout { .. }
+    )
 }
 
 /// `deployments.apps`, `secrets`.
@@ -356,15 +360,21 @@ async fn check_one(
         .await
     {
         Ok(o) => o,
-        Err(kube::Error::Api(status)) if status.code == 409 && status.reason == "Conflict" => {
-            let groups = crate::k8s::conflict::by_manager(&crate::k8s::conflict::parse(&status));
+        Err(e) => {
+            let ApiError::Conflict {
+                managers: groups,
+                message,
+            } = ApiError::classify(&e)
+            else {
+                return Err(fail(&e, "patch"));
+            };
             let foreign: Vec<&(String, Vec<String>)> = groups
                 .iter()
                 .filter(|(m, _)| !crate::k8s::conflict::is_kubectl_manager(m))
                 .collect();
             if !foreign.is_empty() || groups.is_empty() {
                 let who = if foreign.is_empty() {
-                    status.message.clone()
+                    message
                 } else {
                     crate::k8s::conflict::owners(&foreign)
                 };
@@ -378,7 +388,6 @@ async fn check_one(
                 .await
                 .map_err(|e| fail(&e, "patch"))?
         }
-        Err(e) => return Err(fail(&e, "patch")),
     };
     Ok(Checked {
         manifest: m.clone(),
@@ -516,8 +525,14 @@ pub fn last_applied_text(body: &Value) -> String {
     )
 }
 
+/// The credentials were rejected, or RBAC/admission refused.
 fn is_auth(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 401 || s.code == 403)
+    matches!(
+        ApiError::classify(e),
+        ApiError::Unauthorized { .. }
+            | ApiError::Forbidden { .. }
+            | ApiError::NamespaceTerminating { .. }
+    )
 }
 
 /// Warn about pull secrets the result names that do not exist.
@@ -559,13 +574,16 @@ async fn apply_async(
     opts: &ApplyOptions,
     dry_run: bool,
     deadline: tokio::time::Instant,
-    io: Io<'_>,
+    io: Output<'_>,
 ) -> anyhow::Result<Status> {
-    let Io {
+    let Output {
         out: stdout,
         err: stderr,
         tty,
+        color,
+        width,
     } = io;
+    let since = k8s_openapi::jiff::Timestamp::now();
     let manifests = objects::apply_order(objects::parse(label, text)?);
     if manifests.is_empty() {
         anyhow::bail!("{label}: no Kubernetes objects to apply");
@@ -875,12 +893,15 @@ async fn apply_async(
                 timeout: opts.timeout,
                 deadline,
                 watch_timeout_secs: opts.connect.watch_timeout_secs(),
+                since,
             },
             &ctx.server,
-            super::wait::Io {
+            Output {
                 out: &mut *stdout,
                 err: &mut *stderr,
                 tty,
+                color,
+                width,
             },
         )
         .await?;
@@ -905,12 +926,4 @@ async fn apply_async(
             Ok(Status::Interrupted)
         }
     }
-}
-
-/// Where the command's report and its problems/progress go.
-pub struct Io<'a> {
-    pub out: &'a mut dyn std::io::Write,
-    pub err: &'a mut dyn std::io::Write,
-    /// `err` is a terminal (progress redraws one line).
-    pub tty: bool,
 }

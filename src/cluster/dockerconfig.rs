@@ -13,6 +13,8 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
+use crate::image::reference::{Host, RefError};
+
 pub const SECRET_TYPE: &str = "kubernetes.io/dockerconfigjson";
 pub const DATA_KEY: &str = ".dockerconfigjson";
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -140,47 +142,31 @@ pub fn validate_server(server: &str) -> anyhow::Result<()> {
              and the user name with --username"
         );
     }
-    let (host, port) = split_host_port(server).with_context(|| {
-        format!("--server {server:?} is not HOST[:PORT], e.g. harbor.example.com:5000")
-    })?;
-    if host.is_empty() {
+    if server.starts_with(':') {
         bail!(
             "--server {server:?} has no host: give the registry host, e.g. harbor.example.com:5000"
         );
     }
-    if let Some(port) = port {
-        match port.parse::<u16>() {
-            Ok(p) if p > 0 && !port.starts_with('+') => {}
-            _ => bail!("--server {server:?}: port {port:?} is not a number from 1 to 65535"),
+    // The host rules are the image references' (a pull secret for a host
+    // no image can name would never be used).
+    Host::parse(server).map_err(|e| match e {
+        RefError::BadPort { port, .. } => {
+            anyhow::anyhow!("--server {server:?}: port {port:?} is not a number from 1 to 65535")
         }
-    }
-    if !host.starts_with('[')
-        && let Some(bad) = host
+        RefError::BadHost { host, .. } => match host
             .chars()
-            .find(|c| !(c.is_alphanumeric() || matches!(c, '.' | '-' | '_')))
-    {
-        bail!(
-            "--server {server:?}: {bad:?} cannot appear in a host name; give HOST[:PORT], e.g. harbor.example.com:5000"
-        );
-    }
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')))
+        {
+            Some(bad) => anyhow::anyhow!(
+                "--server {server:?}: {bad:?} cannot appear in a host name; give HOST[:PORT], e.g. harbor.example.com:5000"
+            ),
+            None => anyhow::anyhow!(
+                "--server {server:?} is not HOST[:PORT], e.g. harbor.example.com:5000"
+            ),
+        },
+        other => anyhow::anyhow!("--server {other}"),
+    })?;
     Ok(())
-}
-
-/// Split `host[:port]`, `[v6]` or `[v6]:port`.
-fn split_host_port(server: &str) -> Option<(&str, Option<&str>)> {
-    if server.starts_with('[') {
-        let end = server.find(']')?;
-        let (host, rest) = server.split_at(end + 1);
-        return match rest {
-            "" => Some((host, None)),
-            _ => Some((host, Some(rest.strip_prefix(':')?))),
-        };
-    }
-    match server.split_once(':') {
-        None => Some((server, None)),
-        Some((_, port)) if port.contains(':') => None,
-        Some((host, port)) => Some((host, Some(port))),
-    }
 }
 
 /// Any characters are allowed except a colon: registries (and kubelet, which
@@ -389,7 +375,7 @@ mod tests {
             "localhost",
             "[::1]:5000",
             "[fe80::1]",
-            "reg_1.local",
+            "reg-1.local",
         ] {
             validate_server(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
@@ -415,6 +401,8 @@ mod tests {
         assert!(err("u@h").contains("'@'"));
         assert!(err("a:b:c").contains("HOST[:PORT]"));
         assert!(err("h,i").contains("','"));
+        // Docker's host names have no '_' (image references could not name it).
+        assert!(err("reg_1.local").contains("'_'"));
     }
 
     #[test]

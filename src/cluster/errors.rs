@@ -1,5 +1,139 @@
-//! Turning API errors into one clear line: what was refused and what to do.
+//! API errors: classified once, from kube's error types, into an
+//! [`ApiError`]; then worded for the user, with what to do ([`describe`]).
 use kube::core::Status;
+
+/// What an API call ran into. Built only by [`ApiError::classify`] (and
+/// [`ApiError::from_status`] for a watch's status), from kube's error
+/// types and the API server's `Status` (code, reason, details); the one
+/// place that reads the server's message is telling an admission denial or
+/// a terminating namespace from an RBAC 403, which the server says in
+/// words only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 401: the credentials were rejected.
+    #[error("401 Unauthorized: {message}")]
+    Unauthorized { message: String },
+    /// 403. `admission`: an admission webhook or policy denied the request
+    /// (the message explains why), not RBAC.
+    #[error("403 Forbidden: {message}")]
+    Forbidden { admission: bool, message: String },
+    /// 403: the namespace is being deleted; nothing can be created in it.
+    #[error("403 Forbidden (namespace terminating): {message}")]
+    NamespaceTerminating { message: String },
+    /// 409 from server-side apply: each conflicting field manager and the
+    /// fields it owns.
+    #[error("409 Conflict: {message}")]
+    Conflict {
+        managers: Vec<(String, Vec<String>)>,
+        message: String,
+    },
+    /// 404 because the namespace does not exist.
+    #[error("404 NotFound: namespace {namespace:?} not found")]
+    NotFound { namespace: String },
+    /// Any other answer of the API server.
+    #[error("{code} {reason}: {message}")]
+    Status {
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    /// No answer within `--request-timeout`.
+    #[error("timed out: {cause}")]
+    Timeout { cause: String },
+    /// The API server could not be reached (connection, TLS, transport).
+    #[error("unreachable: {cause}")]
+    Unreachable { cause: String },
+    /// The client failed otherwise (an answer it cannot read, discovery).
+    #[error("{cause}")]
+    Client { cause: String },
+}
+
+impl ApiError {
+    /// Classify an error of the kube client.
+    pub fn classify(err: &kube::Error) -> ApiError {
+        match err {
+            kube::Error::Api(status) => ApiError::from_status(status),
+            kube::Error::HyperError(_) | kube::Error::Service(_) if timed_out(err) => {
+                ApiError::Timeout {
+                    cause: root_cause(err),
+                }
+            }
+            kube::Error::HyperError(_) | kube::Error::Service(_) => ApiError::Unreachable {
+                cause: root_cause(err),
+            },
+            other => ApiError::Client {
+                cause: root_cause(other),
+            },
+        }
+    }
+
+    /// Classify a failure `Status` the API server returned.
+    pub fn from_status(status: &Status) -> ApiError {
+        let message = status.message.trim().to_string();
+        match status.code {
+            401 => ApiError::Unauthorized { message },
+            403 if message.contains("because it is being terminated") => {
+                ApiError::NamespaceTerminating { message }
+            }
+            403 => ApiError::Forbidden {
+                admission: message.contains("admission webhook")
+                    || message.contains("denied request"),
+                message,
+            },
+            409 if status.reason == "Conflict" => ApiError::Conflict {
+                managers: crate::k8s::conflict::by_manager(&crate::k8s::conflict::parse(status)),
+                message,
+            },
+            404 => match missing_namespace(status) {
+                Some(namespace) => ApiError::NotFound { namespace },
+                None => ApiError::Status {
+                    code: status.code,
+                    reason: status.reason.clone(),
+                    message,
+                },
+            },
+            code => ApiError::Status {
+                code,
+                reason: status.reason.clone(),
+                message,
+            },
+        }
+    }
+
+    /// Trying anything else against this API server would fail the same
+    /// way (it cannot be reached, or it rejects the credentials).
+    pub fn stops_everything(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Unauthorized { .. } | ApiError::Timeout { .. } | ApiError::Unreachable { .. }
+        )
+    }
+
+    /// The request never got an answer (unreachable, timed out, unreadable).
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Timeout { .. } | ApiError::Unreachable { .. } | ApiError::Client { .. }
+        )
+    }
+}
+
+/// Did a transport error end in a timeout? Read from the error types in
+/// the chain (the client's timeouts surface as `io::ErrorKind::TimedOut`
+/// or tokio's `Elapsed`), not from messages.
+fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            || e.is::<tokio::time::error::Elapsed>()
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
 
 /// What failed, for the message: the verb and the resource it was used on.
 #[derive(Debug, Clone)]
@@ -12,7 +146,7 @@ pub struct Attempt<'a> {
     pub namespace: Option<&'a str>,
 }
 
-/// A classified failure.
+/// A classified failure, worded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub message: String,
@@ -20,38 +154,71 @@ pub struct Failure {
     pub fatal: bool,
 }
 
-/// Classify an error from the kube client.
+/// Classify and word an error from the kube client.
 pub fn classify(err: &kube::Error, attempt: &Attempt, server: &str) -> Failure {
-    match err {
-        kube::Error::Api(status) => classify_status(status, attempt, server),
-        kube::Error::HyperError(_) | kube::Error::Service(_)
-            if root_cause(err).contains("timed out") =>
-        {
-            Failure {
-                message: format!(
-                    "the Kubernetes API server at {server} did not answer within --request-timeout; \
-                     check the cluster's health, or raise --request-timeout"
-                ),
-                fatal: true,
-            }
+    describe(&ApiError::classify(err), attempt, server)
+}
+
+/// Word a classified error: what was refused and what to do.
+pub fn describe(err: &ApiError, attempt: &Attempt, server: &str) -> Failure {
+    let fatal = err.stops_everything();
+    let message = match err {
+        ApiError::Timeout { .. } => format!(
+            "the Kubernetes API server at {server} did not answer within --request-timeout; \
+             check the cluster's health, or raise --request-timeout"
+        ),
+        ApiError::Unreachable { cause } => format!(
+            "cannot reach the Kubernetes API server at {server}: {cause}; check that the cluster is running and that --kubeconfig/--context point at it"
+        ),
+        ApiError::Client { cause } => {
+            format!("{} {}: {cause}", attempt.verb, attempt.resource)
         }
-        kube::Error::HyperError(_) | kube::Error::Service(_) => Failure {
-            message: format!(
-                "cannot reach the Kubernetes API server at {server}: {}; check that the cluster is running and that --kubeconfig/--context point at it",
-                root_cause(err)
-            ),
-            fatal: true,
-        },
-        other => Failure {
-            message: format!(
-                "{} {}: {}",
+        ApiError::Unauthorized { .. } => format!(
+            "the API server at {server} rejected the credentials (401 Unauthorized); log in again or fix the user in the kubeconfig"
+        ),
+        ApiError::NamespaceTerminating { .. } => terminating(attempt),
+        ApiError::Forbidden {
+            admission: true,
+            message,
+        } => refused_by_admission(message, attempt),
+        ApiError::Forbidden { .. } => format!(
+            "forbidden: not allowed to {} {}{}; ask a cluster admin for RBAC permission to {} {}",
+            attempt.verb,
+            attempt.resource,
+            scope(attempt),
+            attempt.verb,
+            attempt.resource
+        ),
+        ApiError::Conflict { managers, message } => {
+            let who = crate::k8s::conflict::owners(&managers.iter().collect::<Vec<_>>());
+            format!(
+                "conflict: {}; change the value in the tool that manages it, \
+                 or re-run with --force-conflicts to take the fields over",
+                if who.is_empty() { message } else { &who }
+            )
+        }
+        ApiError::NotFound { namespace } => format!(
+            "namespace \"{namespace}\" does not exist; create it first, or add a Namespace object to the file"
+        ),
+        ApiError::Status {
+            code,
+            reason,
+            message,
+        } => {
+            let reason = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({code} {reason})")
+            };
+            format!(
+                "{} {}{}: {message}{reason}",
                 attempt.verb,
                 attempt.resource,
-                root_cause(other)
-            ),
-            fatal: false,
-        },
-    }
+                scope(attempt)
+            )
+        }
+    };
+    Failure { message, fatal }
 }
 
 fn scope(attempt: &Attempt) -> String {
@@ -61,91 +228,31 @@ fn scope(attempt: &Attempt) -> String {
     }
 }
 
+/// Classify and word a failure `Status` (a watch's error event).
 pub fn classify_status(status: &Status, attempt: &Attempt, server: &str) -> Failure {
-    let msg = status.message.trim();
-    match status.code {
-        401 => Failure {
-            message: format!(
-                "the API server at {server} rejected the credentials (401 Unauthorized); log in again or fix the user in the kubeconfig"
-            ),
-            fatal: true,
-        },
-        403 if not_rbac(msg, attempt).is_some() => Failure {
-            message: not_rbac(msg, attempt).unwrap_or_default(),
-            fatal: false,
-        },
-        403 => Failure {
-            message: format!(
-                "forbidden: not allowed to {} {}{}; ask a cluster admin for RBAC permission to {} {}",
-                attempt.verb,
-                attempt.resource,
-                scope(attempt),
-                attempt.verb,
-                attempt.resource
-            ),
-            fatal: false,
-        },
-        409 if status.reason == "Conflict" || msg.contains("conflict") => {
-            let groups = crate::k8s::conflict::by_manager(&crate::k8s::conflict::parse(status));
-            let who = crate::k8s::conflict::owners(&groups.iter().collect::<Vec<_>>());
-            Failure {
-                message: format!(
-                    "conflict: {}; change the value in the tool that manages it, \
-                     or re-run with --force-conflicts to take the fields over",
-                    if who.is_empty() { msg } else { &who }
-                ),
-                fatal: false,
-            }
-        }
-        404 if missing_namespace(status).is_some() => {
-            let ns = missing_namespace(status).unwrap_or_default();
-            Failure {
-                message: format!(
-                    "namespace \"{ns}\" does not exist; create it first, or add a Namespace object to the file"
-                ),
-                fatal: false,
-            }
-        }
-        _ => {
-            let reason = if status.reason.is_empty() {
-                String::new()
-            } else {
-                format!(" ({} {})", status.code, status.reason)
-            };
-            Failure {
-                message: format!(
-                    "{} {}{}: {msg}{reason}",
-                    attempt.verb,
-                    attempt.resource,
-                    scope(attempt)
-                ),
-                fatal: false,
-            }
-        }
-    }
+    describe(&ApiError::from_status(status), attempt, server)
 }
 
-/// A 403 that RBAC did not give: the API server also answers 403 when an
-/// admission webhook (Gatekeeper, Kyverno, ...) or a ValidatingAdmissionPolicy
-/// denies the request, or when the namespace is being deleted. Asking for RBAC
-/// permission would be the wrong advice then, and the server's message is the
-/// explanation. `None` for everything else (treated as RBAC).
-pub fn not_rbac(msg: &str, attempt: &Attempt) -> Option<String> {
-    let scope = scope(attempt);
-    if msg.contains("because it is being terminated") {
-        let ns = attempt.namespace.unwrap_or_default();
-        return Some(format!(
-            "namespace \"{ns}\" is being deleted, so nothing can be created in it; \
-             wait until it is gone and create it again, or use another namespace"
-        ));
-    }
-    if msg.contains("admission webhook") || msg.contains("denied request") {
-        return Some(format!(
-            "{} {}{scope} was refused by an admission policy (403, not RBAC): {msg}",
-            attempt.verb, attempt.resource
-        ));
-    }
-    None
+/// A 403 that RBAC did not give: the namespace is being deleted.
+pub fn terminating(attempt: &Attempt) -> String {
+    let ns = attempt.namespace.unwrap_or_default();
+    format!(
+        "namespace \"{ns}\" is being deleted, so nothing can be created in it; \
+         wait until it is gone and create it again, or use another namespace"
+    )
+}
+
+/// A 403 that RBAC did not give: an admission webhook (Gatekeeper,
+/// Kyverno, ...) or a ValidatingAdmissionPolicy denied the request. Asking
+/// for RBAC permission would be the wrong advice; the server's message is
+/// the explanation.
+pub fn refused_by_admission(message: &str, attempt: &Attempt) -> String {
+    format!(
+        "{} {}{} was refused by an admission policy (403, not RBAC): {message}",
+        attempt.verb,
+        attempt.resource,
+        scope(attempt)
+    )
 }
 
 /// `namespaces "x" not found` -> `x`.
@@ -193,6 +300,59 @@ mod tests {
         resource: "secrets",
         namespace: Some("tingyun"),
     };
+
+    #[test]
+    fn classified_once_from_code_reason_and_details() {
+        assert_eq!(
+            ApiError::from_status(&status(401, "Unauthorized", "Unauthorized")),
+            ApiError::Unauthorized {
+                message: "Unauthorized".into()
+            }
+        );
+        let s = status(
+            409,
+            "Conflict",
+            "Apply failed with 1 conflict: conflict with \"helm\" using apps/v1: .spec.replicas",
+        );
+        let ApiError::Conflict { managers, .. } = ApiError::from_status(&s) else {
+            panic!("not a conflict")
+        };
+        assert_eq!(
+            managers,
+            vec![("helm".to_string(), vec![".spec.replicas".to_string()])]
+        );
+        assert_eq!(
+            ApiError::from_status(&status(404, "NotFound", "namespaces \"shop\" not found")),
+            ApiError::NotFound {
+                namespace: "shop".into()
+            }
+        );
+        assert!(matches!(
+            ApiError::from_status(&status(404, "NotFound", "secrets \"x\" not found")),
+            ApiError::Status { code: 404, .. }
+        ));
+        assert!(matches!(
+            ApiError::from_status(&status(
+                403,
+                "Forbidden",
+                "admission webhook \"x\" denied the request: no"
+            )),
+            ApiError::Forbidden {
+                admission: true,
+                ..
+            }
+        ));
+        assert!(ApiError::from_status(&status(401, "", "")).stops_everything());
+        assert!(!ApiError::from_status(&status(403, "", "")).stops_everything());
+    }
+
+    #[test]
+    fn a_timeout_is_told_by_its_error_type() {
+        let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "whatever the words");
+        assert!(timed_out(&timeout));
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "timed out");
+        assert!(!timed_out(&refused));
+    }
 
     #[test]
     fn forbidden_names_verb_and_resource() {

@@ -96,142 +96,15 @@ pub fn file_name(api_version: &str, kind: &str, namespace: Option<&str>, name: &
     }
 }
 
-/// Render JSON as block-style YAML with sorted keys (as kubectl diff shows objects).
+/// An object as `kubectl diff` shows it: block style, sorted keys.
 pub fn to_yaml(v: &Value) -> String {
-    let mut out = String::new();
-    match v {
-        Value::Object(m) if !m.is_empty() => write_map(&mut out, m, 0),
-        Value::Array(a) if !a.is_empty() => write_seq(&mut out, a, 0),
-        other => {
-            out.push_str(&scalar(other, 0));
-            out.push('\n');
-        }
-    }
-    out
-}
-
-fn write_map(out: &mut String, m: &Map<String, Value>, indent: usize) {
-    let mut keys: Vec<&String> = m.keys().collect();
-    keys.sort();
-    for k in keys {
-        out.push_str(&" ".repeat(indent));
-        out.push_str(&plain_or_quoted(k));
-        out.push(':');
-        write_value(out, &m[k], indent, false);
-    }
-}
-
-fn write_seq(out: &mut String, a: &[Value], indent: usize) {
-    for item in a {
-        out.push_str(&" ".repeat(indent));
-        out.push('-');
-        write_value(out, item, indent, true);
-    }
-}
-
-/// Write what follows `key:` or `-`.
-fn write_value(out: &mut String, v: &Value, indent: usize, in_seq: bool) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            if in_seq {
-                // `- k: v` with the following keys aligned under the first.
-                let mut first = String::new();
-                write_map(&mut first, m, indent + 2);
-                out.push(' ');
-                out.push_str(first.trim_start_matches(' '));
-            } else {
-                out.push('\n');
-                write_map(out, m, indent + 2);
-            }
-        }
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            // kubectl (go-yaml) does not indent a sequence under a mapping key.
-            write_seq(out, a, if in_seq { indent + 2 } else { indent });
-        }
-        other => {
-            out.push(' ');
-            out.push_str(&scalar(other, indent + 2));
-            out.push('\n');
-        }
-    }
-}
-
-fn scalar(v: &Value, indent: usize) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s)
-            if s.contains('\n') && !s.contains('\r') && s.lines().all(|l| !l.ends_with(' ')) =>
-        {
-            let chomp = if s.ends_with("\n\n") {
-                "+"
-            } else if s.ends_with('\n') {
-                ""
-            } else {
-                "-"
-            };
-            let ind = if s.starts_with(' ') { "2" } else { "" };
-            let pad = " ".repeat(indent);
-            let body: Vec<String> = s
-                .trim_end_matches('\n')
-                .split('\n')
-                .map(|l| {
-                    if l.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{pad}{l}")
-                    }
-                })
-                .collect();
-            format!("|{ind}{chomp}\n{}", body.join("\n"))
-        }
-        Value::String(s) => plain_or_quoted(s),
-        Value::Object(_) => "{}".into(),
-        Value::Array(_) => "[]".into(),
-    }
-}
-
-fn plain_or_quoted(s: &str) -> String {
-    let looks_special = s.is_empty()
-        || s != s.trim()
-        || s.parse::<f64>().is_ok()
-        || matches!(
-            s.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "~" | "y" | "n"
-        )
-        || s.starts_with([
-            '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%',
-            '@', '`',
-        ])
-        || s.contains(": ")
-        || s.contains(" #")
-        || s.ends_with(':')
-        || s.chars().any(|c| c.is_control());
-    if looks_special {
-        serde_json::to_string(s).unwrap_or_default()
-    } else {
-        s.to_string()
-    }
+    crate::yaml::emit::to_yaml(v, crate::yaml::emit::Layout::DIFF)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn yaml_rendering_is_block_style_and_sorted() {
-        let v = json!({"b": [{"name": "x", "ports": [1, 2]}], "a": {"k": "v: w", "num": "5", "e": ""}, "s": "l1\nl2\n"});
-        let y = to_yaml(&v);
-        assert_eq!(
-            y,
-            "a:\n  e: \"\"\n  k: \"v: w\"\n  num: \"5\"\nb:\n- name: x\n  ports:\n  - 1\n  - 2\ns: |\n  l1\n  l2\n"
-        );
-        // What we print is YAML that means the same thing.
-        assert_eq!(crate::yaml::value::documents(&y).unwrap()[0], v);
-    }
 
     #[test]
     fn secret_values_are_masked_and_changes_marked() {

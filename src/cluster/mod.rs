@@ -10,4 +10,3 @@ pub mod objects;
 pub mod restart;
 pub mod secret;
 pub mod wait;
-pub mod yaml_emit;

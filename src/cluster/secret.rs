@@ -28,9 +28,11 @@ use super::dockerconfig::{
     PASSWORD_ENV, build_secret, dedup_keep_order, printable, read_password, validate_namespace,
     validate_secret_name, validate_server, validate_username,
 };
-use super::yaml_emit::to_yaml;
+use super::errors::{ApiError, Attempt, refused_by_admission, terminating};
 use crate::dry_run::DryRun;
 use crate::exit::Status;
+use crate::output::Output;
+use crate::yaml::emit::{Layout, to_yaml};
 
 /// What `secret` was asked to do (see `src/cli/secret.rs` for each flag).
 #[derive(Debug, Clone, Default)]
@@ -100,96 +102,67 @@ impl std::fmt::Display for ApplyError {
 
 impl std::error::Error for ApplyError {}
 
-/// Explain a failed API call on `resource` (plural, e.g. `secrets`) in one
-/// line. `ns` is the namespace the call was made in, if any.
+/// Word a failed API call on `resource` (plural, e.g. `secrets`) in one
+/// line, from its one classification ([`ApiError::classify`]). `ns` is the
+/// namespace the call was made in, if any.
 pub fn explain(err: &kube::Error, verb: &str, resource: &str, ns: Option<&str>) -> ApplyError {
+    let kind = ApiError::classify(err);
     let where_ = ns
         .map(|ns| format!(" in namespace {ns}"))
         .unwrap_or_default();
-    let message = match err {
-        kube::Error::Api(status) => {
-            let namespace_missing = status.code == 404
-                && (status
-                    .details
-                    .as_ref()
-                    .is_some_and(|d| d.kind == "namespaces")
-                    || status.message.starts_with("namespaces \""));
-            match status.code {
-                404 if namespace_missing => {
-                    let ns = ns
-                        .map(str::to_string)
-                        .or_else(|| status.details.as_ref().map(|d| d.name.clone()))
-                        .unwrap_or_default();
-                    format!(
-                        "namespace {ns} not found: create it first (kubectl create namespace {ns})"
-                    )
-                }
-                401 => format!(
-                    "unauthorized: the API server rejected the kubeconfig credentials ({verb} {resource}{where_}); \
-                     log in again or refresh the token"
-                ),
-                403 => {
-                    let attempt = super::errors::Attempt {
-                        verb,
-                        resource,
-                        namespace: ns,
-                    };
-                    super::errors::not_rbac(&status.message, &attempt).unwrap_or_else(|| {
-                        format!(
-                            "forbidden: you may not {verb} {resource}{where_} (server: {}); \
-                             ask for RBAC permission to {verb} {resource}",
-                            status.message
-                        )
-                    })
-                }
-                409 => format!("conflict on {verb} {resource}{where_}: {}", status.message),
-                422 => format!(
-                    "rejected as invalid on {verb} {resource}{where_}: {}",
-                    status.message
-                ),
-                code => {
-                    let reason = if status.reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" {}", status.reason)
-                    };
-                    format!(
-                        "{verb} {resource}{where_} failed: HTTP {code}{reason}: {}",
-                        status.message
-                    )
-                }
-            }
+    let attempt = Attempt {
+        verb,
+        resource,
+        namespace: ns,
+    };
+    let message = match &kind {
+        ApiError::Timeout { cause }
+        | ApiError::Unreachable { cause }
+        | ApiError::Client { cause } => {
+            format!("cannot reach the API server ({verb} {resource}{where_}): {cause}")
         }
-        other => {
-            return ApplyError {
-                message: format!(
-                    "cannot reach the API server ({verb} {resource}{where_}): {}",
-                    chain(other)
-                ),
-                transport: true,
-                unauthorized: false,
+        ApiError::NotFound { namespace } => {
+            let ns = ns.unwrap_or(namespace);
+            format!("namespace {ns} not found: create it first (kubectl create namespace {ns})")
+        }
+        ApiError::Unauthorized { .. } => format!(
+            "unauthorized: the API server rejected the kubeconfig credentials ({verb} {resource}{where_}); \
+             log in again or refresh the token"
+        ),
+        ApiError::NamespaceTerminating { .. } => terminating(&attempt),
+        ApiError::Forbidden {
+            admission: true,
+            message,
+        } => refused_by_admission(message, &attempt),
+        ApiError::Forbidden { message, .. } => format!(
+            "forbidden: you may not {verb} {resource}{where_} (server: {message}); \
+             ask for RBAC permission to {verb} {resource}"
+        ),
+        ApiError::Conflict { message, .. }
+        | ApiError::Status {
+            code: 409, message, ..
+        } => format!("conflict on {verb} {resource}{where_}: {message}"),
+        ApiError::Status {
+            code: 422, message, ..
+        } => format!("rejected as invalid on {verb} {resource}{where_}: {message}"),
+        ApiError::Status {
+            code,
+            reason,
+            message,
+        } => {
+            let reason = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" {reason}")
             };
+            format!("{verb} {resource}{where_} failed: HTTP {code}{reason}: {message}")
         }
     };
     ApplyError {
         message,
-        transport: false,
-        unauthorized: matches!(err, kube::Error::Api(s) if s.code == 401),
+        transport: kind.is_transport(),
+        unauthorized: matches!(kind, ApiError::Unauthorized { .. }),
     }
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let s = e.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        source = e.source();
-    }
-    text
 }
 
 /// Server-side apply `secret` in `ns` (the Secret's own namespace field is
@@ -428,7 +401,7 @@ impl Plan {
 
 fn render(value: &serde_json::Value, format: OutputFormat) -> String {
     match format {
-        OutputFormat::Yaml => to_yaml(value),
+        OutputFormat::Yaml => to_yaml(value, Layout::OBJECTS),
         OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
             s.push('\n');
@@ -564,11 +537,15 @@ fn check_args(args: &SecretOptions) -> anyhow::Result<Vec<String>> {
     Ok(dedup_keep_order(args.namespaces.iter().cloned()))
 }
 
-pub fn run(args: &SecretOptions) -> anyhow::Result<Status> {
+/// The `secret` command: report lines to `output.out`, failures to `output.err`.
+pub fn run(args: &SecretOptions, output: &mut Output) -> anyhow::Result<Status> {
     let namespaces = check_args(args)?;
     let stdin = std::io::stdin();
     if args.password_stdin && stdin.is_terminal() {
-        eprintln!("reading the registry password from standard input (end with Ctrl-D)...");
+        writeln!(
+            output.err,
+            "reading the registry password from standard input (end with Ctrl-D)..."
+        )?;
     }
     let password = read_password(
         args.password_stdin,
@@ -600,29 +577,22 @@ pub fn run(args: &SecretOptions) -> anyhow::Result<Status> {
             &printable(&secrets)?,
             args.output.unwrap_or(OutputFormat::Yaml),
         );
-        std::io::stdout().lock().write_all(text.as_bytes())?;
+        output.out.write_all(text.as_bytes())?;
         return Ok(Status::Done);
     }
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let result = runtime.block_on(async {
+    crate::runtime::block_on(async {
         let conn = args.connect.connect().await?;
-        let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
         run_cluster(
             &conn.client,
             &conn.default_namespace,
             &conn.server,
             &plan,
-            &mut out,
-            &mut err,
+            &mut *output.out,
+            &mut *output.err,
         )
         .await
-    });
-    result
+    })?
 }
 
 #[cfg(test)]

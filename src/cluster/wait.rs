@@ -16,6 +16,7 @@ use kube::runtime::watcher;
 use super::errors::{Attempt, classify};
 use super::restart::{Kind, Workload};
 use crate::k8s::pod_problem::{self, ContainerProblem};
+use crate::output::Output;
 
 /// A watch update tagged with its resource and namespace.
 type Tagged = BoxStream<'static, (&'static str, String, Result<Update, watcher::Error>)>;
@@ -263,14 +264,10 @@ pub struct Limits {
     pub deadline: tokio::time::Instant,
     /// Server-side timeout of each watch request.
     pub watch_timeout_secs: u32,
-}
-
-/// Where results (`out`) and progress and problems (`err`) go.
-pub struct Io<'a> {
-    pub out: &'a mut dyn Write,
-    pub err: &'a mut dyn Write,
-    /// `err` is a terminal: progress redraws one line.
-    pub tty: bool,
+    /// When this run began changing the cluster: pods created and pull
+    /// failures reported from then on are this run's (not the wait's own
+    /// start, which a slow apply puts seconds after the pods it created).
+    pub since: k8s_openapi::jiff::Timestamp,
 }
 
 /// Wait for `targets` to roll out. Ok(true) when all are Ready, Ok(false) on
@@ -280,17 +277,20 @@ pub async fn wait(
     targets: &[Workload],
     limits: Limits,
     server: &str,
-    io: Io<'_>,
+    io: Output<'_>,
 ) -> anyhow::Result<bool> {
     let Limits {
         timeout,
         deadline,
         watch_timeout_secs,
+        since: started,
     } = limits;
-    let Io {
+    let Output {
         out,
         err: stderr,
         tty,
+        width,
+        ..
     } = io;
     let mut namespaces: Vec<&str> = targets.iter().map(|w| w.namespace.as_str()).collect();
     namespaces.sort();
@@ -344,7 +344,6 @@ pub async fn wait(
 
     let mut seen = Seen::default();
     let mut last_line = String::new();
-    let started = k8s_openapi::jiff::Timestamp::now();
     let mut diagnosed: std::collections::BTreeSet<(String, String)> = Default::default();
     let mut arch_cache: BTreeMap<String, Option<String>> = BTreeMap::new();
     loop {
@@ -453,7 +452,8 @@ pub async fn wait(
         let line = progress_line(&seen, targets);
         if line != last_line {
             if tty {
-                let _ = write!(stderr, "\r\x1b[2K{line}");
+                // Cut to the terminal's width: a wrapped line cannot be redrawn.
+                let _ = write!(stderr, "\r\x1b[2K{}", crate::output::fit(&line, width));
             } else {
                 let _ = writeln!(stderr, "{line}");
             }

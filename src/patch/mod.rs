@@ -15,7 +15,6 @@ mod pull_secret;
 pub mod splice;
 pub mod verify;
 
-use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
@@ -23,6 +22,7 @@ use anyhow::{Context as _, bail};
 use crate::dry_run::DryRun;
 use crate::error::Located;
 use crate::exit::Status;
+use crate::output::Output;
 use crate::source::{LineIndex, Source};
 pub use images::{looks_like_image, relocate};
 pub use options::{EditSet, PatchOptions};
@@ -154,8 +154,9 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
     })
 }
 
-/// The `patch` command.
-pub fn run(args: &PatchOptions) -> anyhow::Result<Status> {
+/// The `patch` command: changes and warnings to `output.err`, a diff or
+/// the result to `output.out` (or the file).
+pub fn run(args: &PatchOptions, output: &mut Output) -> anyhow::Result<Status> {
     let edits = EditSet::from_options(args)?;
     if args.dry_run == DryRun::Server && !args.apply {
         bail!(
@@ -165,7 +166,7 @@ pub fn run(args: &PatchOptions) -> anyhow::Result<Status> {
     let source = Source::read(&args.file)?;
     let outcome = patch_source(&source, &edits)?;
     let label = &source.label;
-    let mut err = std::io::stderr().lock();
+    let err = &mut *output.err;
     for w in &outcome.warnings {
         if w.starts_with("warning:") {
             writeln!(err, "{w}")?;
@@ -199,25 +200,17 @@ pub fn run(args: &PatchOptions) -> anyhow::Result<Status> {
     } else {
         writeln!(err, "{label}: already up to date, nothing changed")?;
     }
-    drop(err);
 
     if args.dry_run == DryRun::Client {
-        let diff = crate::diff::unified(
-            &source.text,
-            &outcome.output,
-            label,
-            crate::diff::use_color(),
-        );
-        std::io::stdout().lock().write_all(diff.as_bytes())?;
+        let diff = crate::diff::unified(&source.text, &outcome.output, label, output.color);
+        output.out.write_all(diff.as_bytes())?;
     } else if args.dry_run != DryRun::Server {
         // stdin goes to stdout, except with --apply, where the cluster is
         // where the result goes (`-o -` still prints it)
         let to_stdout = args.output.as_deref() == Some("-")
             || (args.output.is_none() && source.path.is_none() && !args.apply);
         if to_stdout {
-            std::io::stdout()
-                .lock()
-                .write_all(&source.encode(&outcome.output))?;
+            output.out.write_all(&source.encode(&outcome.output))?;
         } else if let Some(out) = &args.output {
             crate::write::atomic(Path::new(out), &source.encode(&outcome.output))
                 .with_context(|| format!("cannot write {out}"))?;
@@ -228,7 +221,10 @@ pub fn run(args: &PatchOptions) -> anyhow::Result<Status> {
         // (stdin with --apply and no -o: the cluster is the only destination)
     }
     if args.apply && args.dry_run == DryRun::Client {
-        eprintln!("{label}: --apply with --dry-run=client: nothing sent to the cluster");
+        writeln!(
+            output.err,
+            "{label}: --apply with --dry-run=client: nothing sent to the cluster"
+        )?;
         return Ok(Status::Done);
     }
     if args.apply {
@@ -239,9 +235,7 @@ pub fn run(args: &PatchOptions) -> anyhow::Result<Status> {
             &outcome.output,
             &opts,
             args.dry_run == DryRun::Server,
-            &mut std::io::stdout().lock(),
-            &mut std::io::stderr().lock(),
-            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            output,
         );
     }
     Ok(Status::Done)

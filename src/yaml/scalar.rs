@@ -247,14 +247,60 @@ pub fn plain_or_quoted(s: &str) -> String {
     }
 }
 
-/// `'…'` with `'` doubled.
+/// `'…'` with `'` doubled; a text that single quotes cannot hold (line
+/// breaks fold inside them, control characters are not allowed) is
+/// double-quoted instead.
 pub fn single_quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    if s.chars().all(printable) {
+        format!("'{}'", s.replace('\'', "''"))
+    } else {
+        double_quoted(s)
+    }
 }
 
-/// `"…"`: a JSON string, which is also a valid YAML double-quoted scalar.
+/// Characters YAML allows as they are in a quoted scalar: line breaks of
+/// every kind (NEL, LS, PS too), control characters, the BOM and
+/// non-characters excluded.
+fn printable(c: char) -> bool {
+    match c {
+        '\t' | '\u{20}'..='\u{7e}' => true,
+        '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}' => {
+            !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+        }
+        _ => false,
+    }
+}
+
+/// `"…"` that reads back as exactly `s` in YAML and in JSON: `"`, `\` and
+/// every character that is not [`printable`] are escaped (`\n`, `\uXXXX`;
+/// JSON's quoting alone leaves NEL, LS and PS, which YAML folds).
 pub fn double_quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if printable(c) => out.push(c),
+            // Everything not printable is in the BMP.
+            c => out.push_str(&format!("\\u{:04X}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A string that can be written as a literal block (`|`): several lines,
+/// some text before the last line breaks, nothing that needs escaping, no
+/// trailing spaces, no carriage return or tab.
+pub fn fits_literal_block(s: &str) -> bool {
+    s.contains('\n')
+        && !s.trim_end_matches('\n').is_empty()
+        && s.chars().all(|c| c == '\n' || (c != '\t' && printable(c)))
+        && s.split('\n').all(|l| !l.ends_with(' '))
 }
 
 /// The text of a string in the quoting a document uses: JSON documents

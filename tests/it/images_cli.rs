@@ -3,15 +3,15 @@
 //! for node architectures and pull secrets, and the real kubectl to create
 //! those secrets. Expected lines come from searching the manifest text;
 //! expected digests from the layouts the tests wrote.
-mod support;
+use crate::support;
 
 use std::io::Write as _;
 use std::process::{Output, Stdio};
 
+use crate::support::emulator::Emulator;
+use crate::support::registry::{Auth, Layout, Registry, write_auth_json};
+use crate::support::{stderr, stdout};
 use serde_json::{Value, json};
-use support::emulator::Emulator;
-use support::registry::{Auth, Layout, Registry, write_auth_json};
-use support::{stderr, stdout};
 
 const ROBOT: &str = "robot$apm+pull";
 const ROBOT_PASSWORD: &str = "p$a+s:s\"w 0rd";
@@ -82,8 +82,7 @@ fn by_container<'a>(rows: &'a [Value], c: &str) -> &'a Value {
 
 #[test]
 fn lists_the_fixture_images_with_objects_and_lines() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/tingyunagent.yaml");
+    let fixture = support::fixture_path("tingyunagent.yaml");
     let text = std::fs::read_to_string(&fixture).unwrap();
     let o = support::run(&["images", fixture.to_str().unwrap(), "-o", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -2,14 +2,13 @@
 //! lines are edited (a `kind: List` item by item), nesting deeper than any
 //! manifest is refused cleanly at its position (exit 1, never the C
 //! assertion's abort), nothing hangs. Results are judged by PyYAML
-//! (tests/support/meaning.py) and by plain line comparison.
-mod common;
+//! (tests/it/support/meaning.py) and by plain line comparison.
 
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn args(file: &Path, extra: &[&str]) -> Vec<String> {
     let mut v = vec!["patch".to_string(), file.display().to_string()];

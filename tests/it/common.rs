@@ -10,13 +10,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-/// The binary under test: cargo's build of `kubectl-tingyun`, or the file
-/// named by `KUBECTL_TINGYUN_BIN` (to test an installed or copied binary).
+/// The binary under test ([`crate::support::bin_path`]).
 pub fn bin() -> PathBuf {
-    match std::env::var_os("KUBECTL_TINGYUN_BIN") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_kubectl-tingyun")),
-    }
+    crate::support::bin_path()
 }
 
 pub fn repo_root() -> PathBuf {
@@ -26,7 +22,7 @@ pub fn repo_root() -> PathBuf {
 /// Run the binary with `args` in `cwd`, feeding `stdin` (or nothing).
 pub fn run(cwd: &Path, args: &[String], stdin: Option<&[u8]>) -> Output {
     let bin = bin();
-    let mut cmd = Command::new(&bin);
+    let mut cmd = crate::support::bin();
     cmd.args(args)
         .current_dir(cwd)
         .env_remove("NO_COLOR")
@@ -134,11 +130,11 @@ pub fn require_pyyaml() {
     }
 }
 
-/// Run tests/support/meaning.py: does `output` mean `input` plus exactly the
+/// Run tests/it/support/meaning.py: does `output` mean `input` plus exactly the
 /// edits `args` intend? Err carries the checker's report.
 pub fn meaning_check(input: &Path, output: &Path, args: &[String]) -> Result<(), String> {
     require_pyyaml();
-    let script = repo_root().join("tests/support/meaning.py");
+    let script = repo_root().join("tests/it/support/meaning.py");
     let o = Command::new("python3")
         .arg(script)
         .arg(input)

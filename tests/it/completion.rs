@@ -3,12 +3,12 @@
 //! `kubectl_complete-tingyun`), our binary and contrib/kubectl_complete-tingyun
 //! on PATH. Namespaces and contexts come from the kube-emulator. Missing
 //! bash, bash-completion or kubectl fail the test (.ci/run installs them).
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use support::emulator::Emulator;
+use crate::support::emulator::Emulator;
 
 const BASH_COMPLETION: &str = "/usr/share/bash-completion/bash_completion";
 
@@ -17,7 +17,7 @@ const BASH_COMPLETION: &str = "/usr/share/bash-completion/bash_completion";
 fn plugin_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
-        env!("CARGO_BIN_EXE_kubectl-tingyun"),
+        crate::support::bin_path(),
         dir.path().join("kubectl-tingyun"),
     )
     .unwrap();

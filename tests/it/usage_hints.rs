@@ -1,8 +1,7 @@
 //! Two easy mistakes get a hint instead of a surprise: `patch -o yaml`
 //! (would write a file named `yaml`) and `--pull-secret NAME` with a space.
-mod support;
 
-use support::{bin, fixture_copy, stderr};
+use crate::support::{bin, fixture_copy, stderr};
 
 #[test]
 fn output_format_words_are_refused_with_a_hint() {

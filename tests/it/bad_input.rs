@@ -1,12 +1,11 @@
 //! Bad inputs to `kubectl tingyun patch`: exit 1, one `FILE:LINE:COL: message`
 //! naming the problem, the input untouched (bytes and mtime), nothing new in
 //! the directory, never a panic.
-mod common;
 
 use std::fs;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 struct Bad {
     name: &'static str,
@@ -428,10 +427,7 @@ fn usage_and_argument_errors_have_their_exit_codes() {
             "5x",
         ),
     ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-tingyun"))
-            .args(&args)
-            .output()
-            .unwrap();
+        let out = crate::support::bin().args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");

@@ -1,14 +1,14 @@
 //! `kubectl tingyun patch FILE --apply` end to end against the shared
 //! kube-emulator: the file is edited, every object applied, the agent
 //! restarted and waited for; with `--dry-run=server` nothing is written.
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::support::emulator::Emulator;
+use crate::support::{stderr, stdout};
 use serde_json::Value;
-use support::emulator::Emulator;
-use support::{stderr, stdout};
 
 const FIXTURE: &str = "tingyunagent.yaml";
 const SA: &str = "/api/v1/namespaces/tingyun/serviceaccounts/tingyun-k8s-monitor";

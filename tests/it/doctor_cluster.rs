@@ -4,12 +4,11 @@
 //! containerd's texts; the expected nodes and architectures are read back
 //! with the real kubectl, not from our code. `--check-registry` against a
 //! real docker-registry.
-mod support;
 
+use crate::support::emulator::Emulator;
+use crate::support::registry::{Layout, Registry};
+use crate::support::{stderr, stdout};
 use serde_json::Value;
-use support::emulator::Emulator;
-use support::registry::{Layout, Registry};
-use support::{stderr, stdout};
 
 fn findings(o: &std::process::Output) -> Vec<Value> {
     serde_json::from_slice::<Value>(&o.stdout)
@@ -119,8 +118,7 @@ fn wrong_architecture_crash_names_the_node_and_a_healthy_cluster_passes() {
         "nodes: 2\nreadyDelay: 0.1\nnodeArchs: [amd64, arm64]\ncrashImages:\n\
          - {image: '*node-agent:*', arch: arm64, exitCode: 1, message: 'exec /bin/sh: exec format error'}\n",
     );
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/tingyunagent.yaml");
+    let fixture = crate::support::fixture_path("tingyunagent.yaml");
     emu.kubectl_ok(&["apply", "--server-side", "-f", fixture.to_str().unwrap()]);
     wait_pods(&emu, "tingyun", 3);
     emu.until("crash loop", |e| {

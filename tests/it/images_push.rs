@@ -8,8 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-mod support;
-use support::registry::{Auth, Registry, require_tool};
+use crate::support;
+use crate::support::registry::{Auth, Registry, require_tool};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-tingyun");
 

@@ -4,10 +4,11 @@
 //! a token service. Images are built here and pushed with the real skopeo;
 //! expected digests and media types come from the layouts we wrote and from
 //! `skopeo inspect --raw`, not from the code under test.
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::registry::{Auth, Layout, Registry};
 use kubectl_tingyun::image::{Host, ImageRef, Platform};
 use kubectl_tingyun::registry::check::{Wanted, check_image};
 use kubectl_tingyun::registry::client::{DOCKER_LIST, MANIFEST_ACCEPT, OCI_INDEX, sha256_digest};
@@ -15,7 +16,6 @@ use kubectl_tingyun::registry::{
     Client, CredentialStore, Credentials, RegistryOptions, Status, TlsOptions,
 };
 use serde_json::json;
-use support::registry::{Auth, Layout, Registry};
 
 const ROBOT: &str = "robot$tingyun+pull";
 const ROBOT_PASSWORD: &str = "p$a+s:s\"w0rd";

@@ -5,12 +5,11 @@
 //! engine) and optionally `stderr-contains` / `stderr-not-contains` (one
 //! substring per line; `{file}` stands for the path given on the command line).
 //! Every test runs all cases and reports every failing case together.
-mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 
 const FILE: &str = "manifest.yaml";
 const NOTHING_CHANGED: &str = "already up to date, nothing changed";

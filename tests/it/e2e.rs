@@ -3,11 +3,11 @@
 //! Run it against a disposable cluster (kind, minikube, k3d, a test cluster):
 //!
 //! ```text
-//! TINGYUN_E2E_KUBECONFIG=~/.kube/config cargo test --test e2e -- --ignored --nocapture
+//! TINGYUN_E2E_KUBECONFIG=~/.kube/config cargo test --test it e2e -- --ignored --nocapture
 //! ```
 //!
 //! What it does, with the real binary, in this order:
-//! 1. `patch FILE --dry-run` on a copy of tests/fixtures/tingyunagent.yaml
+//! 1. `patch FILE --dry-run` on a copy of testdata/tingyunagent.yaml
 //!    (prints the diff, writes nothing), then `patch FILE [--registry R]`;
 //! 2. `secret --server S --username U --password-stdin -n tingyun` when
 //!    `TINGYUN_E2E_REGISTRY_SERVER`, `TINGYUN_E2E_REGISTRY_USER` and
@@ -29,13 +29,13 @@
 //! Safety: the test refuses to run when the namespace `tingyun` already
 //! exists (an existing installation would be changed and then deleted),
 //! unless `TINGYUN_E2E_ALLOW_EXISTING=1`, in which case it never deletes.
-mod support;
+use crate::support;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use support::{stderr, stdout};
+use crate::support::{stderr, stdout};
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

@@ -341,7 +341,8 @@ impl TokenService {
         ]));
         std::fs::write(dir.join("users.json"), users.to_string()).unwrap();
         let log = dir.join("token.log");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/token_service.py");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/token_service.py");
         let mut child = Command::new("python3")
             .arg(script)
             .arg("--key")

@@ -1,23 +1,20 @@
 //! `kubectl tingyun secret` as a user runs it: the built binary, awkward
 //! credentials, and the real `kubectl create secret docker-registry
 //! --dry-run=client` as the reference for what the Secret must mean.
-mod support;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
+use crate::support::kubectl_secret;
 use base64::Engine as _;
 use kubectl_tingyun::yaml::value::documents;
 use serde_json::Value;
-use support::kubectl_secret;
-
-const BIN: &str = env!("CARGO_BIN_EXE_kubectl-tingyun");
 
 /// Run our binary with `stdin` piped in and a clean environment (no
 /// kubeconfig, no password variable unless given in `env`).
 fn tingyun(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = crate::support::bin();
     cmd.args(args)
         .env_remove("TINGYUN_REGISTRY_PASSWORD")
         .env("KUBECONFIG", "/nonexistent/kubeconfig")

@@ -3,14 +3,14 @@
 //! download, on the kube-emulator, judged by what the real kubectl reads
 //! back from the cluster; flags override the profile; unknown keys and bad
 //! values are `FILE:LINE:COL` errors.
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::support::emulator::Emulator;
+use crate::support::{bin, fixture_copy, stderr, stdout};
 use serde_json::Value;
-use support::emulator::Emulator;
-use support::{bin, fixture_copy, stderr, stdout};
 
 const REGISTRY: &str = "harbor.example.com/apm";
 

@@ -1,15 +1,15 @@
 //! `kubectl tingyun secret` against the shared kube-emulator: the real
 //! binary, the emulator's kubeconfig, and the requests it sent read back from
 //! the emulator's request log.
-mod support;
+use crate::support;
 
 use std::io::Write as _;
 use std::process::{Output, Stdio};
 
+use crate::support::emulator::Emulator;
+use crate::support::{stderr, stdout};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::emulator::Emulator;
-use support::{stderr, stdout};
 
 /// The emulator seen through the few questions these tests ask.
 struct ApiServer(Emulator);

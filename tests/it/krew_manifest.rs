@@ -13,7 +13,7 @@
 use kubectl_tingyun::yaml::value::documents;
 use serde_json::{Value, json};
 
-const MANIFEST: &str = include_str!("../plugin.yaml");
+const MANIFEST: &str = include_str!("../../plugin.yaml");
 
 /// The name the manifest is submitted under in the krew index
 /// (plugins/tingyun.yaml); users then run `kubectl krew install tingyun`.

@@ -1,13 +1,13 @@
 //! `kubectl tingyun apply` against the shared kube-emulator: what is sent
 //! (the request log), what is stored, what is restarted, what is said.
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Output;
 
+use crate::support::emulator::Emulator;
+use crate::support::{stderr, stdout};
 use serde_json::{Value, json};
-use support::emulator::Emulator;
-use support::{stderr, stdout};
 
 const FIXTURE: &str = "tingyunagent.yaml";
 

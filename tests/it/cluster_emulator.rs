@@ -2,15 +2,15 @@
 //! and the real kubectl: installs made the ways users make them, then our
 //! commands; dry runs judged by the server's request log; the upgrade trap;
 //! pull failures and crash loops whose cause must be in the output.
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use crate::support::emulator::Emulator;
+use crate::support::{stderr, stdout};
 use serde_json::{Value, json};
-use support::emulator::Emulator;
-use support::{stderr, stdout};
 
 const FIXTURE: &str = "tingyunagent.yaml";
 const REGISTRY: &str = "harbor.example.com/apm";

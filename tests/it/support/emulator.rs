@@ -216,13 +216,7 @@ impl Emulator {
     /// A fresh copy of a test fixture in this emulator's directory.
     pub fn fixture(&self, name: &str, as_name: &str) -> PathBuf {
         let dst = self.dir().join(as_name);
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures")
-                .join(name),
-            &dst,
-        )
-        .unwrap();
+        std::fs::copy(super::fixture_path(name), &dst).unwrap();
         dst
     }
 

@@ -1,12 +1,11 @@
 //! The real kubectl finds the plugin on PATH and runs it.
 //! Skipped (with a message) only when kubectl is not installed.
-mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn find_kubectl() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
