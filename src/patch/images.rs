@@ -32,6 +32,40 @@ pub(crate) fn rewrite(
             continue;
         };
         for (i, item) in cst::items(seq).into_iter().enumerate() {
+            let image_path = || {
+                let mut path = spec_path.to_vec();
+                path.extend([
+                    Seg::Key(list.into()),
+                    Seg::Index(i),
+                    Seg::Key("image".into()),
+                ]);
+                path
+            };
+            // `- *app` (the whole container is an alias) or a container whose
+            // image comes from `<<: *app`: the image is the anchored
+            // container's, which is rewritten where the anchor is
+            let shared = match item {
+                Some(n) if n.kind() == "alias" => Some(n),
+                Some(n) if cst::is_mapping(n) && cst::get(n, src, "image").is_none() => {
+                    cst::get_value(n, src, "<<").filter(|v| v.kind() == "alias")
+                }
+                _ => None,
+            };
+            if let Some(alias) = shared {
+                let image = anchored(alias, src)
+                    .filter(|m| cst::is_mapping(*m))
+                    .and_then(|m| cst::get_value(m, src, "image"));
+                if let Some(image) = image.filter(|im| seen.contains(&im.byte_range())) {
+                    found += 1;
+                    if let Some(old) = cst::scalar_text(image, src) {
+                        let new = relocate(registry, &old);
+                        if new != old {
+                            layer.intend(Op::Set(image_path(), new));
+                        }
+                    }
+                }
+                continue;
+            }
             let Some(container) = item.filter(|n| cst::is_mapping(*n)) else {
                 continue;
             };
@@ -90,6 +124,27 @@ pub(crate) fn rewrite(
             layer.intend(Op::Set(path, new));
         }
     }
+    found
+}
+
+/// The node an alias (`*name`) refers to: the content of the last anchor
+/// `&name` before it.
+fn anchored<'t>(alias: Node<'t>, src: &str) -> Option<Node<'t>> {
+    let name = src[alias.byte_range()].strip_prefix('*')?;
+    let mut root = alias;
+    while let Some(p) = root.parent() {
+        root = p;
+    }
+    let mut found = None;
+    cst::walk(root, |n| {
+        if n.start_byte() >= alias.start_byte() {
+            return cst::Walk::Stop;
+        }
+        if n.kind() == "anchor" && src[n.byte_range()].strip_prefix('&') == Some(name) {
+            found = n.parent().and_then(cst::content);
+        }
+        cst::Walk::Descend
+    });
     found
 }
 

@@ -8,16 +8,42 @@ use crate::source::{eol_near, line_end, line_start, next_line_start};
 /// and the text: each line ends with the local line ending, except at the
 /// end of a file without a final line break, where the break goes first.
 pub(crate) fn after(src: &str, last: Node, lines: &[String]) -> (usize, String) {
-    after_offset(src, last.end_byte(), !ends_in_block_scalar(last), lines)
+    match ends_in_block_scalar(last) {
+        // `|+` / `>+` keep their trailing blank lines: insert below them
+        Some(block) if keeps_trailing_lines(src, block) => {
+            let mut pos = next_line_start(src, block.end_byte().saturating_sub(1));
+            while pos < src.len() {
+                let next = next_line_start(src, pos);
+                if !src[pos..next].trim().is_empty() {
+                    break;
+                }
+                pos = next;
+            }
+            let eol = eol_near(src, pos);
+            if pos == src.len() && !src.ends_with('\n') {
+                (pos, format!("{eol}{}", lines.join(eol)))
+            } else {
+                (pos, format!("{}{eol}", lines.join(eol)))
+            }
+        }
+        block => after_offset(src, last.end_byte(), block.is_none(), lines),
+    }
 }
 
-/// True when the last thing in `node` is a block scalar (whose content
+/// True for a block scalar with keep chomping (`|+`, `>+`, `|2+`).
+fn keeps_trailing_lines(src: &str, block: Node) -> bool {
+    let raw = &src[block.byte_range()];
+    let header = raw.lines().next().unwrap_or("");
+    header.split(" #").next().unwrap_or(header).contains('+')
+}
+
+/// The block scalar that is the last thing in `node`, if any (its content
 /// lines may look like comments).
-fn ends_in_block_scalar(node: Node) -> bool {
+fn ends_in_block_scalar(node: Node) -> Option<Node> {
     let mut n = node;
     loop {
         if n.kind() == "block_scalar" {
-            return true;
+            return Some(n);
         }
         let count = n.named_child_count();
         let last = (0..count)
@@ -26,7 +52,7 @@ fn ends_in_block_scalar(node: Node) -> bool {
             .find(|c| c.kind() != "comment");
         match last {
             Some(child) => n = child,
-            None => return false,
+            None => return None,
         }
     }
 }

@@ -108,6 +108,24 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
     match verify::check(source, &output, &plan) {
         Ok(()) => {}
         Err(verify::Failure::Input(located)) => return Err(located.into()),
+        Err(verify::Failure::Shared {
+            object,
+            detail,
+            anchor,
+            name,
+        }) => {
+            return Err(source
+                .error_at(
+                    anchor,
+                    format!(
+                        "{object}: cannot edit safely: the anchor &{name} is used elsewhere \
+                         (*{name} or <<: *{name}), so the edit would also change another place \
+                         ({detail}); replace *{name} with a copy of the anchored value, then run \
+                         again. Nothing was written."
+                    ),
+                )
+                .into());
+        }
         Err(verify::Failure::Mismatch { object, detail }) => {
             bail!(
                 "internal error: the edit of {object} failed its self-check ({detail}); nothing was written. \

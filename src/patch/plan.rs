@@ -79,6 +79,11 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
     }
     // One document at a time: parse, check, plan, drop the tree.
     for (doc, chunk) in chunks.iter().enumerate() {
+        let start = chunk.start + bom_skip(&text[chunk.start..chunk.end]);
+        let chunk = &Chunk {
+            start,
+            end: chunk.end,
+        };
         let chunk_text = &text[chunk.start..chunk.end];
         if !limits::fits_span_parser(chunk_text) {
             big_document(&mut plan, source, edits, *chunk, doc, file_style)?;
@@ -163,6 +168,26 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
         plan.labels.push(label);
     }
     Ok(plan)
+}
+
+/// A document may start with a byte order mark (YAML 1.2: a concatenation
+/// of files that each had one). When a chunk is `---` alone on its line and
+/// a BOM starts the next line, the tree parser (which does not accept it)
+/// gets the text after the BOM: the bytes to skip.
+fn bom_skip(chunk: &str) -> usize {
+    let Some(nl) = chunk.find('\n') else {
+        return 0;
+    };
+    let marker = chunk[..nl].trim_end_matches('\r');
+    let bare = marker == "---"
+        || marker
+            .strip_prefix("---")
+            .is_some_and(|r| r.trim_start().starts_with('#'));
+    if bare && chunk[nl + 1..].starts_with('\u{feff}') {
+        nl + 1 + '\u{feff}'.len_utf8()
+    } else {
+        0
+    }
 }
 
 /// Plan a document too long for the span parser (see [`limits`]): its

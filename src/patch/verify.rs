@@ -16,6 +16,15 @@ pub enum Failure {
     Input(Located),
     /// The planned output does not mean what was intended: a bug.
     Mismatch { object: String, detail: String },
+    /// The edit changed another place too, through a YAML anchor that is
+    /// used elsewhere (`&name` ... `*name` / `<<: *name`): not safe to edit.
+    Shared {
+        object: String,
+        detail: String,
+        /// Offset (in the input) of the anchor, and its name.
+        anchor: usize,
+        name: String,
+    },
 }
 
 /// Check `output` against `source.text` plus `plan.intents`.
@@ -83,10 +92,48 @@ pub fn check(source: &Source, output: &str, plan: &Plan) -> Result<(), Failure> 
         if expected != actual {
             let detail = first_difference(&expected, &actual, String::new())
                 .unwrap_or_else(|| "values differ".into());
+            if let Some((at, name)) = used_anchor(in_text) {
+                return Err(Failure::Shared {
+                    object,
+                    detail,
+                    anchor: cin.start + at,
+                    name,
+                });
+            }
             return Err(mismatch(detail));
         }
     }
     Ok(())
+}
+
+/// The first anchor (`&name`) of a document that an alias (`*name`) uses:
+/// its offset and name. A textual scan: a `&` or `*` inside a quoted
+/// string could be taken for one, which only changes how a refusal is worded.
+fn used_anchor(text: &str) -> Option<(usize, String)> {
+    let name_at = |i: usize| -> &str {
+        let rest = &text[i + 1..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || ",[]{}".contains(c))
+            .unwrap_or(rest.len());
+        &rest[..end]
+    };
+    let starts_token = |i: usize| i == 0 || text[..i].ends_with([' ', '\t', '\n', '[', '{', ',']);
+    let mut anchors = Vec::new();
+    let mut aliases = std::collections::HashSet::new();
+    for (i, c) in text.char_indices() {
+        if (c == '&' || c == '*') && starts_token(i) {
+            let name = name_at(i);
+            if name.is_empty() {
+                continue;
+            }
+            if c == '&' {
+                anchors.push((i, name.to_string()));
+            } else {
+                aliases.insert(name.to_string());
+            }
+        }
+    }
+    anchors.into_iter().find(|(_, n)| aliases.contains(n))
 }
 
 fn one_document(text: &str) -> Result<Value, (usize, usize, String)> {

@@ -24,6 +24,13 @@ pub struct ParseError {
 /// (e.g. after a trailing `---`) are returned as `Value::Null`.
 pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let cleaned;
+    let text = if text.contains('\u{feff}') {
+        cleaned = without_document_boms(text);
+        cleaned.as_str()
+    } else {
+        text
+    };
     // values are built recursively: never from a text nested too deep
     super::limits::check_depth(text).map_err(|e| {
         let (line, col) = crate::source::line_col(text, e.offset);
@@ -53,6 +60,22 @@ pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
         return Err(scan_error(e));
     }
     loader.into_documents().iter().map(to_json).collect()
+}
+
+/// YAML 1.2 allows a byte order mark at the start of every document (a
+/// concatenation of files that each had one): drop those, keep any other.
+fn without_document_boms(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after_marker = true;
+    for line in text.split_inclusive('\n') {
+        let line = match line.strip_prefix('\u{feff}') {
+            Some(rest) if after_marker || rest.starts_with("---") || rest.starts_with('%') => rest,
+            _ => line,
+        };
+        after_marker = line.starts_with("---") || line.starts_with("...");
+        out.push_str(line);
+    }
+    out
 }
 
 fn at(node: &MarkedYaml, msg: String) -> ParseError {
@@ -194,6 +217,15 @@ mod tests {
         assert_eq!((err.line, err.col), (3, 3), "{err:?}");
         let docs = documents("a: &a {x: 1, z: 2}\nb:\n  <<: *a\n  z: 3\n").unwrap();
         assert_eq!(docs[0]["b"], json!({"x": 1, "z": 3}));
+    }
+
+    #[test]
+    fn a_bom_may_start_any_document() {
+        let docs = documents("a: 1\n---\n\u{feff}b: 2\n\u{feff}---\nc: 3\n").unwrap();
+        assert_eq!(
+            docs,
+            vec![json!({"a": 1}), json!({"b": 2}), json!({"c": 3})]
+        );
     }
 
     #[test]
