@@ -499,7 +499,8 @@ fn bad_flags_and_inputs_are_errors_not_panics() {
         &[],
         None,
     );
-    assert_eq!(o.status.code(), Some(1));
+    // A value clap cannot parse is a usage error: exit 2.
+    assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("OS/ARCH"), "{}", stderr(&o));
     let o = run_in(
         dir.path(),
