@@ -10,6 +10,7 @@ pub mod inventory;
 mod layer;
 mod lines;
 pub mod options;
+mod parallel;
 pub mod plan;
 mod pull_secret;
 pub mod splice;

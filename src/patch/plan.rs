@@ -77,8 +77,39 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
             file_style = file_style.or(Observed::of(tree.root_node(), chunk_text));
         }
     }
+    // Documents are independent: plan contiguous ranges of them on the
+    // available cores, then merge in document order (the first error in
+    // document order wins, as in a sequential run).
+    let parts = super::parallel::map_ranges(&chunks, |range| {
+        plan_range(source, edits, &chunks, range, file_style)
+    });
+    for part in parts {
+        let part = part?;
+        plan.changes.extend(part.changes);
+        plan.intents.extend(part.intents);
+        plan.warnings.extend(part.warnings);
+        plan.labels.extend(part.labels);
+        plan.objects += part.objects;
+        plan.seen.service_accounts += part.seen.service_accounts;
+        plan.seen.mutate_blocks += part.seen.mutate_blocks;
+        plan.seen.images += part.seen.images;
+        plan.seen.pod_templates += part.seen.pod_templates;
+    }
+    Ok(plan)
+}
+
+/// Plan the documents `range` of `chunks` (chunk fields of the result stay empty).
+fn plan_range(
+    source: &Source,
+    edits: &EditSet,
+    chunks: &[Chunk],
+    range: std::ops::Range<usize>,
+    file_style: Observed,
+) -> Result<Plan, Located> {
+    let text = source.text.as_str();
+    let mut plan = Plan::default();
     // One document at a time: parse, check, plan, drop the tree.
-    for (doc, chunk) in chunks.iter().enumerate() {
+    for (doc, chunk) in chunks.iter().enumerate().take(range.end).skip(range.start) {
         let start = chunk.start + bom_skip(&text[chunk.start..chunk.end]);
         let chunk = &Chunk {
             start,
