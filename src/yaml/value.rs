@@ -31,6 +31,11 @@ pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
     } else {
         text
     };
+    // the common case straight from the event stream; anything it does
+    // not decide (anchors, tags, errors, ...) by the loader below
+    if let Some(docs) = quick_values(text) {
+        return Ok(docs);
+    }
     // values are built recursively: never from a text nested too deep
     super::limits::check_depth(text).map_err(|e| {
         let (line, col) = crate::source::line_col(text, e.offset);
@@ -96,6 +101,96 @@ fn load(text: &str) -> Result<Vec<Value>, ParseError> {
         return Err(scan_error(e));
     }
     loader.into_documents().iter().map(to_json).collect()
+}
+
+/// The values of a text without anchors, aliases, tags or merge keys,
+/// built straight from saphyr's events (no intermediate tree): what
+/// [`documents`] returns for it, or `None` for anything else (a syntax
+/// error, keys alike once resolved, a collection as a key, nesting past
+/// [`super::limits::MAX_DEPTH`]), which the loader then decides.
+fn quick_values(text: &str) -> Option<Vec<Value>> {
+    use saphyr_parser::Event;
+    enum Frame {
+        Seq(Vec<Value>),
+        Map(Map<String, Value>, Option<String>),
+    }
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut docs = Vec::new();
+    let mut root: Option<Value> = None;
+    while let Some(event) = parser.next_event() {
+        let (event, _) = event.ok()?;
+        let done = match event {
+            Event::Alias(_) => return None,
+            Event::Scalar(raw, style, anchor, tag) => {
+                if anchor > 0 || tag.is_some() {
+                    return None;
+                }
+                let plain = style == ScalarStyle::Plain;
+                if let Some(Frame::Map(_, key @ None)) = stack.last_mut() {
+                    if plain && raw == "<<" {
+                        return None;
+                    }
+                    *key = Some(if plain {
+                        match resolve(&raw) {
+                            Value::String(s) => s,
+                            Value::Null => "null".to_string(),
+                            Value::Bool(b) => b.to_string(),
+                            Value::Number(n) => n.to_string(),
+                            _ => return None,
+                        }
+                    } else {
+                        raw.into_owned()
+                    });
+                    continue;
+                }
+                if plain {
+                    resolve(&raw)
+                } else {
+                    Value::String(raw.into_owned())
+                }
+            }
+            Event::MappingStart(anchor, tag) | Event::SequenceStart(anchor, tag) => {
+                if anchor > 0 || tag.is_some() || stack.len() >= super::limits::MAX_DEPTH {
+                    return None;
+                }
+                if let Some(Frame::Map(_, None)) = stack.last() {
+                    return None; // a collection as a key
+                }
+                stack.push(if matches!(event, Event::MappingStart(..)) {
+                    Frame::Map(Map::new(), None)
+                } else {
+                    Frame::Seq(Vec::new())
+                });
+                continue;
+            }
+            Event::MappingEnd | Event::SequenceEnd => match stack.pop()? {
+                Frame::Seq(items) => Value::Array(items),
+                Frame::Map(map, None) => Value::Object(map),
+                Frame::Map(_, Some(_)) => return None,
+            },
+            Event::DocumentEnd => {
+                docs.push(root.take().unwrap_or(Value::Null));
+                continue;
+            }
+            _ => continue,
+        };
+        match stack.last_mut() {
+            None => root = Some(done),
+            Some(Frame::Seq(items)) => items.push(done),
+            Some(Frame::Map(map, key)) => {
+                let key = key.take()?;
+                if map.contains_key(&key) {
+                    return None; // the loader names the duplicate
+                }
+                map.insert(key, done);
+            }
+        }
+    }
+    if !stack.is_empty() || root.is_some() {
+        return None;
+    }
+    Some(docs)
 }
 
 /// What [`quick_check`] learns of a valid text: the first document's
@@ -497,6 +592,35 @@ mod tests {
         ] {
             assert!(quick_check(text).is_some(), "{text:?}");
             assert!(documents(text).is_ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn values_from_events_equal_the_loaders() {
+        for text in [
+            "a: 1\nb: [x, 'y', \"z\"]\n---\n- true\n- ~\n",
+            "k: |\n  line1\n  line2\nf: >-\n  a\n  b\n",
+            "m:\n  on: 1\n  'off': 2\n  012: 3\n  1e3: x\n  .inf: y\n",
+            "{\"kind\": \"List\", \"items\": [{\"a\": null}, [], {}]}",
+            "",
+            "# only a comment\n",
+            "---\n---\na: 1\n...\n",
+            "- [a: 1, b]\n- ? x\n  : y\n",
+            "a:\nb: ''\n",
+        ] {
+            let quick = quick_values(text).unwrap_or_else(|| panic!("{text:?}"));
+            assert_eq!(Ok(quick), load(text), "{text:?}");
+        }
+        for text in [
+            "a: &x 1\nb: *x\n",
+            "a: !!str 1\n",
+            "b:\n  <<: {y: 2}\n",
+            "on: 1\n'true': 2\n",
+            "? [a]\n: 1\n",
+            "a: [1, 2\nb: 3\n",
+            "a:\tb\n",
+        ] {
+            assert_eq!(quick_values(text), None, "{text:?}");
         }
     }
 
