@@ -221,10 +221,11 @@ pub fn is_sequence(node: Node) -> bool {
 }
 
 pub fn is_scalar(node: Node) -> bool {
-    matches!(
-        node.kind(),
-        "plain_scalar" | "single_quote_scalar" | "double_quote_scalar" | "block_scalar"
-    )
+    let (k, ids) = (node.kind_id(), ids());
+    k == ids.plain_scalar
+        || k == ids.single_quote_scalar
+        || k == ids.double_quote_scalar
+        || k == ids.block_scalar
 }
 
 /// One `key: value` entry of a mapping.
@@ -311,7 +312,7 @@ pub fn items<'t>(seq: Node<'t>) -> Vec<Option<Node<'t>>> {
     match seq.kind() {
         "block_sequence" => seq
             .named_children(&mut cursor)
-            .filter(|c| c.kind() == "block_sequence_item")
+            .filter(|c| c.kind_id() == ids().block_sequence_item)
             .map(|item| {
                 let mut c2 = item.walk();
                 let inner = item.named_children(&mut c2).find(|c| c.kind() != "comment");
@@ -339,7 +340,7 @@ fn content_or_pair(node: Node) -> Option<Node> {
 pub fn block_items(seq: Node) -> Vec<Node> {
     let mut cursor = seq.walk();
     seq.named_children(&mut cursor)
-        .filter(|c| c.kind() == "block_sequence_item")
+        .filter(|c| c.kind_id() == ids().block_sequence_item)
         .collect()
 }
 

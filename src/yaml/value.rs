@@ -150,7 +150,7 @@ fn quick_values(text: &str) -> Option<Vec<Value>> {
                     Value::String(raw.into_owned())
                 }
             }
-            Event::MappingStart(anchor, tag) | Event::SequenceStart(anchor, tag) => {
+            Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
                 if anchor > 0 || tag.is_some() || stack.len() >= super::limits::MAX_DEPTH {
                     return None;
                 }
