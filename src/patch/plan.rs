@@ -58,6 +58,10 @@ pub(crate) fn template_path(kind: &str) -> Option<&'static [&'static str]> {
     }
 }
 
+/// Documents no edit targets are sampled for the file's style only up to
+/// this size.
+const STYLE_SAMPLE_MAX_BYTES: usize = 64 * 1024;
+
 /// Plan `edits` on `source`. Syntax errors come back located in the file.
 pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
     let text = source.text.as_str();
@@ -69,13 +73,17 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
     // The file's own style, for documents that show none: the first
     // documents usually show it all, so this parses only a few of them
     // (at most 50, so a file without any example is not parsed twice).
+    // A big document that no edit targets is never given a syntax tree
+    // (its tree would take many times its size in memory): it is not asked.
     let mut file_style = Observed::default();
     for chunk in chunks.iter().take(50) {
         if file_style.step.is_some() && file_style.seq.is_some() {
             break;
         }
         let chunk_text = &text[chunk.start..chunk.end];
-        if !limits::fits_span_parser(chunk_text) {
+        if !limits::fits_span_parser(chunk_text)
+            || (chunk_text.len() > STYLE_SAMPLE_MAX_BYTES && !may_need_edits(chunk_text, edits))
+        {
             continue;
         }
         if let Ok(tree) = cst::parse(chunk_text) {
