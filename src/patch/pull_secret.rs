@@ -20,8 +20,9 @@ fn secret(name: &str) -> New {
 }
 
 /// Make `map` (an object, or the inner document of mutate.yaml) list
-/// `name` under `imagePullSecrets`. A commented-out template is only looked
-/// for at document level.
+/// `name` under `imagePullSecrets`. A commented-out template is looked for
+/// anywhere in the document at document level, else (an item of a `kind:
+/// List`) inside `map` and in the comment lines right after it.
 pub(crate) fn ensure(layer: &mut Layer, map: Node, name: &str, document_level: bool) {
     let src = layer.text;
     let doc = layer.doc();
@@ -66,8 +67,13 @@ pub(crate) fn ensure(layer: &mut Layer, map: Node, name: &str, document_level: b
         },
         None => {
             let col = cst::column(first.key);
-            let template = (document_level && map.kind() == "block_mapping")
-                .then(|| TEMPLATE.find(src, root(map), 0..src.len(), col))
+            let region = if document_level {
+                0..src.len()
+            } else {
+                edit::with_trailing_comments(src, map)
+            };
+            let template = (map.kind() == "block_mapping")
+                .then(|| TEMPLATE.find(src, root(map), region, col))
                 .flatten();
             match template {
                 Some(found) => (

@@ -12,7 +12,7 @@
 //! | [`insert_entries`] | `m:\n  a: 1\n` | `m:\n  a: 1\n  b: 2\n` |
 //! | [`insert_entries`] (JSON) | `{"a": 1}` | `{"a": 1, "b": "2"}` |
 //! | [`insert_entries_first`] | `m:\n  a: 1\n` | `m:\n  b: 2\n  a: 1\n` |
-//! | [`fill_value`] | `k:\n` | `k:\n  b: 2\n` |
+//! | [`fill_value`] | `k: # note\n` | `k: # note\n  b: 2\n` |
 //! | [`fill_value`] (flow) | `{k: ~}` | `{k: {b: 2}}` |
 //! | [`replace_scalar`] | `k: "old"` | `k: "new"` |
 //! | [`uncomment_template`] | `#k:\n#- a: 1\n` | `k:\n- a: 1\n` |
@@ -27,12 +27,12 @@ use tree_sitter::Node;
 
 pub use flow::is_json;
 pub use render::{New, Quoting, Scalar};
-pub use template::Template;
+pub use template::{Template, with_trailing_comments};
 
 use super::cst;
 use super::scalar;
 use super::style::Style;
-use crate::source::line_start;
+use crate::source::{line_end, line_start};
 
 /// Replace `[start, end)` of the text with `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,10 +162,12 @@ pub fn insert_entries_first(doc: &Doc, map: Node, entries: &[(Scalar, New)]) -> 
 
 /// Give an entry with an empty value (`k:`, `k: ~`, `k: {}`) the value
 /// `value`: inline in a flow mapping, as lines below the key in a block
-/// mapping.
+/// mapping (a comment on the key's line stays there).
 ///
 /// ```text
 /// k: {}           ->   k:
+///                        b: 'c'
+/// k: {} # none    ->   k: # none
 ///                        b: 'c'
 /// {k: ~}          ->   {k: {b: 'c'}}
 /// ```
@@ -181,6 +183,16 @@ pub fn fill_value(doc: &Doc, pair: cst::Pair, value: &New) -> Splice {
         };
     }
     let new = render::value_lines(value, cst::column(pair.key), doc);
+    // `k: {} # note`: the comment stays on the key's line
+    let eol = line_end(src, end);
+    let rest = &src[end..eol];
+    if rest.trim_start_matches([' ', '\t']).starts_with('#') {
+        return Splice {
+            start: at,
+            end: eol,
+            text: format!("{rest}{}", lines::below(src, at, &new)),
+        };
+    }
     Splice {
         start: at,
         end,

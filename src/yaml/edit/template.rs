@@ -69,6 +69,25 @@ impl Template<'_> {
     }
 }
 
+/// The bytes of `node` and the comment and blank lines right after it (up
+/// to the next line with content): where a commented-out template that
+/// belongs to `node` can be.
+pub fn with_trailing_comments(src: &str, node: Node) -> Range<usize> {
+    let mut at = next_line_start(
+        src,
+        node.end_byte().saturating_sub(1).max(node.start_byte()),
+    );
+    while at < src.len() {
+        let next = next_line_start(src, at);
+        let body = src[at..next].trim_start_matches([' ', '\t']);
+        if !(body.trim().is_empty() || body.starts_with('#')) {
+            break;
+        }
+        at = next;
+    }
+    node.start_byte()..at
+}
+
 /// Text after `#` and spaces, if `comment` is alone on its line.
 fn comment_body<'s>(src: &'s str, comment: Node) -> Option<&'s str> {
     if !lines::alone_on_line(src, comment.start_byte()) {

@@ -144,6 +144,15 @@ fn fill_value_replaces_an_empty_value() {
     );
     assert_eq!(fill("m: {k: ~}\n", &["m", "k"], &map), "m: {k: {b: 'c'}}\n");
     assert_eq!(fill("k: {}\r\n", &["k"], &map), "k:\r\n  b: 'c'\r\n");
+    // a comment on the key's line stays there
+    assert_eq!(
+        fill("k: {}  # none yet\nz: 1\n", &["k"], &map),
+        "k:  # none yet\n  b: 'c'\nz: 1\n"
+    );
+    assert_eq!(
+        fill("l: # x\r\n", &["l"], &list),
+        "l: # x\r\n  - name: s\r\n"
+    );
 }
 
 #[test]
