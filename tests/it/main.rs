@@ -13,6 +13,7 @@ mod e2e;
 mod fuzz_regressions;
 mod images_cli;
 mod images_push;
+mod images_push_robust;
 mod krew_manifest;
 mod krm_kpt;
 mod limits;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod fault_proxy;
 pub mod fuzz_check;
 pub mod registry;
 
