@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz the patch engine (fuzz/fuzz_targets/engine.rs; the property is in
-# tests/fuzz_check/mod.rs) with cargo-fuzz on the nightly toolchain.
+# tests/it/support/fuzz_check.rs) with cargo-fuzz on the nightly toolchain.
 #
 #   scripts/fuzz.sh [SECONDS] [-- LIBFUZZER ARGS...]
 #
@@ -9,7 +9,7 @@
 # a useful edit combination. Findings land in fuzz/artifacts/engine/; replay
 # one with `cargo +nightly fuzz run -s none engine FILE`, minimise it with
 # `cargo +nightly fuzz tmin -s none engine FILE`, then add it to
-# tests/fuzz_regressions.rs. The executions count is the last `#N` line of
+# tests/it/fuzz_regressions.rs. The executions count is the last `#N` line of
 # fuzz/fuzz.log.
 set -euo pipefail
 secs=${1:-1800}

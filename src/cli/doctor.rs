@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::connect::ConnectArgs;
+use super::registry_args::{hosts, registry_timeout};
 use crate::doctor::{DoctorOptions, Format};
-use crate::registry::tls::parse_hosts;
 
 #[derive(Args, Debug, Clone)]
 #[command(after_help = "Examples:\n  \
@@ -71,13 +71,6 @@ pub enum DoctorOutputArg {
 
 impl DoctorArgs {
     pub fn options(&self) -> anyhow::Result<DoctorOptions> {
-        let hosts = |flag: &str, values: &[String]| -> anyhow::Result<Vec<_>> {
-            let mut out = Vec::new();
-            for v in values {
-                out.extend(parse_hosts(flag, v)?);
-            }
-            Ok(out)
-        };
         for ns in self.namespaces.iter().chain([&self.agent_namespace]) {
             crate::cluster::dockerconfig::validate_namespace(ns)?;
         }
@@ -93,11 +86,7 @@ impl DoctorArgs {
             ca_files: self.ca_file.clone(),
             insecure: hosts("--insecure-registry", &self.insecure_registry)?,
             http: hosts("--http-registry", &self.http_registry)?,
-            registry_timeout: if self.registry_timeout.is_zero() {
-                std::time::Duration::from_secs(3600)
-            } else {
-                self.registry_timeout
-            },
+            registry_timeout: registry_timeout(self.registry_timeout),
         })
     }
 }

@@ -5,9 +5,9 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::connect::ConnectArgs;
 use super::push::PushArgs;
+use super::registry_args::{hosts, registry_timeout};
 use crate::image::Platform;
 use crate::images::{Format, ImagesOptions};
-use crate::registry::tls::parse_hosts;
 
 #[derive(Args, Debug, Clone)]
 #[command(
@@ -101,18 +101,7 @@ pub enum ImagesOutputArg {
 
 impl ImagesArgs {
     pub fn options(&self) -> anyhow::Result<ImagesOptions> {
-        let hosts = |flag: &str, values: &[String]| -> anyhow::Result<Vec<_>> {
-            let mut out = Vec::new();
-            for v in values {
-                out.extend(parse_hosts(flag, v)?);
-            }
-            Ok(out)
-        };
-        let timeout = if self.registry_timeout.is_zero() {
-            std::time::Duration::from_secs(3600)
-        } else {
-            self.registry_timeout
-        };
+        let timeout = registry_timeout(self.registry_timeout);
         Ok(ImagesOptions {
             file: self.file.clone().unwrap_or_default(),
             output: match self.output {

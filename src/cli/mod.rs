@@ -13,6 +13,7 @@ mod images;
 mod patch;
 mod profile_args;
 mod push;
+mod registry_args;
 mod secret;
 
 use std::time::Duration;

@@ -3,10 +3,10 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::registry_args::{hosts, registry_timeout};
 use crate::image::Project;
 use crate::registry::TlsOptions;
 use crate::registry::push::{Format, PlanOptions, PushOptions};
-use crate::registry::tls::parse_hosts;
 
 #[derive(Args, Debug, Clone)]
 #[command(after_help = "Examples:\n  \
@@ -84,13 +84,6 @@ pub enum PushOutputArg {
 
 impl PushArgs {
     pub fn options(&self) -> anyhow::Result<PushOptions> {
-        let hosts = |flag: &str, values: &[String]| -> anyhow::Result<Vec<_>> {
-            let mut out = Vec::new();
-            for v in values {
-                out.extend(parse_hosts(flag, v)?);
-            }
-            Ok(out)
-        };
         Ok(PushOptions {
             sources: self.sources.clone(),
             plan: PlanOptions {
@@ -114,11 +107,7 @@ impl PushArgs {
                 http: hosts("--http-registry", &self.http_registry)?,
                 ..Default::default()
             },
-            timeout: if self.registry_timeout.is_zero() {
-                std::time::Duration::from_secs(3600)
-            } else {
-                self.registry_timeout
-            },
+            timeout: registry_timeout(self.registry_timeout),
         })
     }
 }

@@ -205,11 +205,7 @@ pub fn describe(err: &ApiError, attempt: &Attempt, server: &str) -> Failure {
             reason,
             message,
         } => {
-            let reason = if reason.is_empty() {
-                String::new()
-            } else {
-                format!(" ({code} {reason})")
-            };
+            let reason = if_given(reason, |r| format!(" ({code} {r})"));
             format!(
                 "{} {}{}: {message}{reason}",
                 attempt.verb,
@@ -285,6 +281,16 @@ pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+/// `render(text)`, or nothing when `text` is empty (a status reason the
+/// server left out).
+pub(crate) fn if_given(text: &str, render: impl FnOnce(&str) -> String) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        render(text)
+    }
 }
 
 #[cfg(test)]

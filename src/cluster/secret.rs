@@ -150,11 +150,7 @@ pub fn explain(err: &kube::Error, verb: &str, resource: &str, ns: Option<&str>) 
             reason,
             message,
         } => {
-            let reason = if reason.is_empty() {
-                String::new()
-            } else {
-                format!(" {reason}")
-            };
+            let reason = super::errors::if_given(reason, |r| format!(" {r}"));
             format!("{verb} {resource}{where_} failed: HTTP {code}{reason}: {message}")
         }
     };

@@ -10,6 +10,7 @@ mod cluster_emulator;
 mod completion;
 mod doctor_cluster;
 mod e2e;
+mod fuzz_regressions;
 mod images_cli;
 mod images_push;
 mod images_push_robust;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::ApplyOptions;
 use super::object::{api_for, apply_checked, params};
-use super::resolve::{Resolver, is_transport, resource_name};
+use super::resolve::{Resolver, discovery_failure, is_transport, resource_name};
 use super::{Ctx, Step};
 use crate::cluster::errors::{ApiError, Attempt, Failure, classify};
 use crate::cluster::objects::{Applied, Manifest};
@@ -90,15 +90,7 @@ pub(super) async fn check_one(
                         fatal: false,
                     }
                 }
-                e => classify(
-                    &e,
-                    &Attempt {
-                        verb: "get",
-                        resource: "API discovery",
-                        namespace: None,
-                    },
-                    &ctx.server,
-                ),
+                e => discovery_failure(&e, &ctx.server),
             };
             return Err(if f.fatal {
                 CheckError::Fatal(f.message)

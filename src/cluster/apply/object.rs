@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::Ctx;
 use super::check::Checked;
-use super::resolve::{Resolver, resource_name};
+use super::resolve::{Resolver, discovery_failure, resource_name};
 use crate::cluster::errors::{Attempt, Failure, classify};
 use crate::cluster::objects::Applied;
 
@@ -48,17 +48,7 @@ pub(super) async fn apply_checked(
             .resolve(&c.manifest, true)
             .await
             .map(|(ar, _)| ar)
-            .map_err(|e| {
-                classify(
-                    &e,
-                    &Attempt {
-                        verb: "get",
-                        resource: "API discovery",
-                        namespace: None,
-                    },
-                    &ctx.server,
-                )
-            })?,
+            .map_err(|e| discovery_failure(&e, &ctx.server))?,
     };
     let api = api_for(ctx, &ar, c.namespace.as_deref());
     let resource = resource_name(&ar);

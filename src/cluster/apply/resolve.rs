@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use kube::core::GroupVersion;
 use kube::discovery::{ApiCapabilities, ApiResource};
 
-use super::super::errors::ApiError;
+use super::super::errors::{ApiError, Attempt, Failure, classify};
 use super::super::objects::Manifest;
 
 /// Resolves kinds by discovery, one request per group/version.
@@ -70,6 +70,19 @@ impl Resolver {
             }
         }
     }
+}
+
+/// A failed discovery request, classified.
+pub(super) fn discovery_failure(e: &kube::Error, server: &str) -> Failure {
+    classify(
+        e,
+        &Attempt {
+            verb: "get",
+            resource: "API discovery",
+            namespace: None,
+        },
+        server,
+    )
 }
 
 /// No answer from the API server (unreachable, timed out).

@@ -3,6 +3,7 @@
 
 pub mod emulator;
 pub mod fault_proxy;
+pub mod fuzz_check;
 pub mod registry;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! The property the fuzz target checks (fuzz/fuzz_targets/engine.rs), kept
 //! here so every finding can be replayed as an ordinary test
-//! (tests/fuzz_regressions.rs).
+//! (tests/it/fuzz_regressions.rs).
 //!
 //! Input: the first byte chooses the edits (one bit each), the rest is the
 //! file. Property: the engine never panics or aborts; a refusal produces no

@@ -1,11 +1,11 @@
 //! Inputs the fuzzer (scripts/fuzz.sh) found or that exercise the limits it
 //! must never hit, replayed as ordinary tests with the fuzz target's own
-//! property (tests/fuzz_check/mod.rs): no panic, no abort; a success parses
+//! property (tests/it/support/fuzz_check.rs): no panic, no abort; a success parses
 //! and is idempotent. Each file of testdata/fuzz/ is one input: the first
 //! byte selects the edits, the rest is the file.
-mod fuzz_check;
-
 use std::fs;
+
+use crate::support::fuzz_check;
 
 #[test]
 fn every_kept_finding_holds_the_property() {
