@@ -111,6 +111,7 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
             inner: false,
             object: Vec::new(),
             label: String::new(),
+            namespace: None,
             json: top.is_some_and(|t| super::flow::is_json(t, chunk_text)),
             edits: Vec::new(),
             intents: Vec::new(),
@@ -162,6 +163,7 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
                     text: l.text,
                 },
                 object: l.object,
+                namespace: l.namespace,
                 what: l.what,
             });
         }
@@ -284,6 +286,7 @@ fn list_item(
         inner: false,
         object: Vec::new(),
         label: String::new(),
+        namespace: None,
         // an item of a JSON list is JSON
         json: super::flow::is_json(top, &piece.text),
         edits: Vec::new(),
@@ -322,6 +325,7 @@ fn list_item(
                 text,
             },
             object: l.object,
+            namespace: l.namespace,
             what: l.what,
         });
     }
@@ -382,6 +386,14 @@ pub(crate) fn object_label(map: Node, src: &str) -> Option<String> {
     Some(format!("{kind}/{name}"))
 }
 
+/// `metadata.namespace` of an object, when it names one.
+fn object_namespace(map: Node, src: &str) -> Option<String> {
+    cst::get_value(map, src, "metadata")
+        .and_then(|m| cst::get_value(m, src, "namespace"))
+        .and_then(|n| cst::scalar_text(n, src))
+        .filter(|ns| !ns.is_empty())
+}
+
 /// Walks one object and dispatches to the edits that apply to its kind.
 struct ObjectCx<'e, 's> {
     edits: &'e EditSet,
@@ -411,6 +423,7 @@ impl ObjectCx<'_, '_> {
             return Ok(());
         };
         let outer_label = std::mem::replace(&mut layer.label, label);
+        let outer_namespace = std::mem::replace(&mut layer.namespace, object_namespace(map, src));
         layer.object = path.clone();
         match kind.as_str() {
             "ServiceAccount" => {
@@ -450,6 +463,7 @@ impl ObjectCx<'_, '_> {
         }
         layer.object = path;
         layer.label = outer_label;
+        layer.namespace = outer_namespace;
         Ok(())
     }
 
@@ -545,6 +559,7 @@ impl ObjectCx<'_, '_> {
             inner: true,
             object: layer.object.clone(),
             label: layer.label.clone(),
+            namespace: layer.namespace.clone(),
             json: top.is_some_and(|t| super::flow::is_json(t, &block.text)),
             edits: Vec::new(),
             intents: Vec::new(),
@@ -575,6 +590,7 @@ impl ObjectCx<'_, '_> {
                 text,
                 what: format!("mutate.yaml: {}", l.what),
                 object: l.object,
+                namespace: l.namespace,
             });
         }
         for w in inner.warnings {
