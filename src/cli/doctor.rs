@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::connect::ConnectArgs;
-use crate::doctor::{DoctorOptions, Output};
+use crate::doctor::{DoctorOptions, Format};
 use crate::registry::tls::parse_hosts;
 
 #[derive(Args, Debug, Clone)]
@@ -86,8 +86,8 @@ impl DoctorArgs {
             agent_namespace: self.agent_namespace.clone(),
             namespaces: self.namespaces.clone(),
             output: match self.output {
-                DoctorOutputArg::Text => Output::Text,
-                DoctorOutputArg::Json => Output::Json,
+                DoctorOutputArg::Text => Format::Text,
+                DoctorOutputArg::Json => Format::Json,
             },
             check_registry: self.check_registry,
             ca_files: self.ca_file.clone(),

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::connect::ConnectArgs;
 use super::push::PushArgs;
 use crate::image::Platform;
-use crate::images::{ImagesOptions, Output};
+use crate::images::{Format, ImagesOptions};
 use crate::registry::tls::parse_hosts;
 
 #[derive(Args, Debug, Clone)]
@@ -116,8 +116,8 @@ impl ImagesArgs {
         Ok(ImagesOptions {
             file: self.file.clone().unwrap_or_default(),
             output: match self.output {
-                ImagesOutputArg::Table => Output::Table,
-                ImagesOutputArg::Json => Output::Json,
+                ImagesOutputArg::Table => Format::Table,
+                ImagesOutputArg::Json => Format::Json,
             },
             check: self.check,
             platforms: if self.platform.is_empty() {

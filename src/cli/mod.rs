@@ -251,16 +251,19 @@ pub fn main() -> i32 {
         Command::Images(args) => match &args.command {
             Some(ImagesCommand::Push(push)) => (
                 Mode::Normal,
-                push.options().and_then(|o| crate::registry::push::run(&o)),
+                push.options()
+                    .and_then(|o| crate::registry::push::run(&o, &mut output)),
             ),
             None => (
                 Mode::Normal,
-                args.options().and_then(|o| crate::images::run(&o)),
+                args.options()
+                    .and_then(|o| crate::images::run(&o, &mut output)),
             ),
         },
         Command::Doctor(args) => (
             Mode::Normal,
-            args.options().and_then(|o| crate::doctor::run(&o)),
+            args.options()
+                .and_then(|o| crate::doctor::run(&o, &mut output)),
         ),
         Command::Completion(args) => {
             complete::print_script(args.shell, &mut Cli::command(), &mut *output.out);

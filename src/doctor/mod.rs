@@ -10,7 +10,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret, ServiceAccount};
 use kube::Api;
 use kube::api::ListParams;
@@ -22,13 +21,14 @@ use crate::cluster::wait::{PodReport, diagnose_pod};
 use crate::exit::Status as ExitStatus;
 use crate::image::{Host, ImageRef};
 use crate::k8s::pod_problem::{self, Cause, ContainerProblem, PodContext, image_host};
+use crate::output::Output;
 use crate::registry::check::{Wanted, check_image};
 use crate::registry::credentials::UserConfigPaths;
 use crate::registry::{Client, CredentialStore, RegistryOptions, TlsOptions};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Output {
+pub enum Format {
     #[default]
     Text,
     Json,
@@ -41,7 +41,7 @@ pub struct DoctorOptions {
     pub agent_namespace: String,
     /// `-n`: more namespaces; none: those the webhook injects into.
     pub namespaces: Vec<String>,
-    pub output: Output,
+    pub output: Format,
     /// Ask the registry about each failing image.
     pub check_registry: bool,
     pub ca_files: Vec<PathBuf>,
@@ -96,27 +96,22 @@ impl Finding {
     }
 }
 
-pub fn run(options: &DoctorOptions) -> anyhow::Result<ExitStatus> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+/// Run `doctor`: findings on `output.out`, notes on `output.err`, on the
+/// one runtime ([`crate::runtime`]).
+pub fn run(options: &DoctorOptions, output: &mut Output) -> anyhow::Result<ExitStatus> {
+    crate::runtime::block_on(async {
         let conn = options.connect.connect().await?;
-        let mut err = std::io::stderr();
         let (findings, notes) = examine(&conn.client, options).await?;
         for n in &notes {
-            writeln!(err, "{n}")?;
+            writeln!(output.err, "{n}")?;
         }
-        let mut out = std::io::stdout().lock();
-        render(&findings, options.output, &mut out)?;
+        render(&findings, options.output, output.out)?;
         Ok(if findings.is_empty() {
             ExitStatus::Done
         } else {
             ExitStatus::Failed
         })
-    })
+    })?
 }
 
 /// Look at the namespaces; findings and notes (how the namespaces were chosen).
@@ -473,8 +468,8 @@ impl RegistryCheck {
     }
 }
 
-pub fn render(findings: &[Finding], output: Output, out: &mut dyn Write) -> std::io::Result<()> {
-    if output == Output::Json {
+pub fn render(findings: &[Finding], format: Format, out: &mut dyn Write) -> std::io::Result<()> {
+    if format == Format::Json {
         let arr: Vec<Value> = findings.iter().map(Finding::to_json).collect();
         return writeln!(
             out,

@@ -3,11 +3,11 @@
 //! `--check`, ask each registry ([`crate::registry`]) whether the image is
 //! there for every platform the cluster's nodes need.
 use std::collections::BTreeMap;
-use std::io::{IsTerminal as _, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use k8s_openapi::api::core::v1::{Node, Secret};
 use kube::Api;
 use kube::api::ListParams;
@@ -18,6 +18,7 @@ use crate::cluster::dockerconfig::{DATA_KEY, PASSWORD_ENV, read_password};
 use crate::exit::Status as ExitStatus;
 use crate::image::platform::default_platform;
 use crate::image::{Host, ImageRef, Platform};
+use crate::output::{Output, fit};
 use crate::patch::inventory::{ImageUse, Inventory, inventory};
 use crate::registry::check::{ImageCheck, Wanted, check_all};
 use crate::registry::credentials::UserConfigPaths;
@@ -26,7 +27,7 @@ use crate::source::Source;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Output {
+pub enum Format {
     #[default]
     Table,
     Json,
@@ -36,7 +37,7 @@ pub enum Output {
 #[derive(Debug, Clone, Default)]
 pub struct ImagesOptions {
     pub file: String,
-    pub output: Output,
+    pub output: Format,
     pub check: bool,
     /// `--platform`; `None`: the cluster's nodes, else linux/amd64.
     pub platforms: Option<Vec<Platform>>,
@@ -60,7 +61,9 @@ pub struct Row {
     pub check: Option<ImageCheck>,
 }
 
-pub fn run(options: &ImagesOptions) -> anyhow::Result<ExitStatus> {
+/// Run `images`: the report on `output.out`, warnings and progress on
+/// `output.err`; the registry checks on the one runtime ([`crate::runtime`]).
+pub fn run(options: &ImagesOptions, output: &mut Output) -> anyhow::Result<ExitStatus> {
     if options.password_stdin && options.file == "-" {
         bail!(
             "--password-stdin and FILE '-' both want standard input; give the manifest as a file \
@@ -72,9 +75,8 @@ pub fn run(options: &ImagesOptions) -> anyhow::Result<ExitStatus> {
     }
     let source = Source::read(&options.file)?;
     let inv = inventory(&source)?;
-    let mut err = std::io::stderr().lock();
     for w in &inv.warnings {
-        writeln!(err, "warning: {w}")?;
+        writeln!(output.err, "warning: {w}")?;
     }
     if !options.check {
         let rows: Vec<Row> = inv
@@ -85,19 +87,17 @@ pub fn run(options: &ImagesOptions) -> anyhow::Result<ExitStatus> {
                 check: None,
             })
             .collect();
-        print_rows(&rows, options.output, false)?;
+        print_rows(&rows, options.output, false, output.out)?;
         return Ok(ExitStatus::Done);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(check(options, &inv))
+    crate::runtime::block_on(check(options, &inv, output))?
 }
 
-async fn check(options: &ImagesOptions, inv: &Inventory) -> anyhow::Result<ExitStatus> {
-    let mut err = std::io::stderr();
+async fn check(
+    options: &ImagesOptions,
+    inv: &Inventory,
+    output: &mut Output<'_>,
+) -> anyhow::Result<ExitStatus> {
     let mut credentials = CredentialStore::new();
     if let Some(user) = &options.username {
         let stdin = std::io::stdin();
@@ -118,7 +118,7 @@ async fn check(options: &ImagesOptions, inv: &Inventory) -> anyhow::Result<ExitS
             }
             Err(e) => {
                 writeln!(
-                    err,
+                    output.err,
                     "note: no cluster reachable ({e:#}); checking {} (use --platform to choose)",
                     default_platform()
                 )?;
@@ -132,12 +132,12 @@ async fn check(options: &ImagesOptions, inv: &Inventory) -> anyhow::Result<ExitS
         && let Some(conn) = &cluster
     {
         for note in cluster_credentials(conn, inv, &mut credentials).await? {
-            writeln!(err, "{note}")?;
+            writeln!(output.err, "{note}")?;
         }
     }
     credentials.push_user_config(&UserConfigPaths::from_env());
     for w in &credentials.warnings {
-        writeln!(err, "warning: {w}")?;
+        writeln!(output.err, "warning: {w}")?;
     }
     let wanted = match (&options.platforms, &cluster) {
         (Some(ps), _) => ps
@@ -151,7 +151,7 @@ async fn check(options: &ImagesOptions, inv: &Inventory) -> anyhow::Result<ExitS
             Ok(w) if !w.is_empty() => w,
             Ok(_) => {
                 writeln!(
-                    err,
+                    output.err,
                     "note: the cluster has no nodes; checking {}",
                     default_platform()
                 )?;
@@ -159,7 +159,7 @@ async fn check(options: &ImagesOptions, inv: &Inventory) -> anyhow::Result<ExitS
             }
             Err(e) => {
                 writeln!(
-                    err,
+                    output.err,
                     "note: cannot list the cluster's nodes ({e:#}); checking {} (use --platform)",
                     default_platform()
                 )?;
@@ -201,7 +201,7 @@ async fn check(options: &ImagesOptions, inv: &Inventory) -> anyhow::Result<ExitS
             }
         }
     }
-    let tty = std::io::stderr().is_terminal();
+    let (tty, width, err) = (output.tty, output.width, &mut *output.err);
     let checks = check_all(
         &client,
         &parsed,
@@ -209,10 +209,12 @@ async fn check(options: &ImagesOptions, inv: &Inventory) -> anyhow::Result<ExitS
         options.concurrency.max(1),
         |done, total| {
             if tty {
-                let _ = write!(std::io::stderr(), "\rchecking images: {done}/{total}");
+                let line = fit(&format!("checking images: {done}/{total}"), width);
+                let _ = write!(err, "\r{line}");
                 if done == total {
-                    let _ = write!(std::io::stderr(), "\r\x1b[K");
+                    let _ = write!(err, "\r\x1b[K");
                 }
+                let _ = err.flush();
             }
         },
     )
@@ -232,7 +234,7 @@ async fn check(options: &ImagesOptions, inv: &Inventory) -> anyhow::Result<ExitS
             }),
         })
         .collect();
-    print_rows(&rows, options.output, true)?;
+    print_rows(&rows, options.output, true, output.out)?;
     let all_ok = rows
         .iter()
         .all(|r| r.check.as_ref().is_some_and(|c| c.status == Status::Ok));
@@ -403,14 +405,18 @@ pub fn row_json(r: &Row) -> Value {
     v
 }
 
-fn print_rows(rows: &[Row], output: Output, checked: bool) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match output {
-        Output::Json => {
+fn print_rows(
+    rows: &[Row],
+    format: Format,
+    checked: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
             let arr: Vec<Value> = rows.iter().map(row_json).collect();
             writeln!(out, "{}", serde_json::to_string_pretty(&arr)?)?;
         }
-        Output::Table => {
+        Format::Table => {
             let mut table: Vec<Vec<String>> = Vec::new();
             let mut head = vec!["IMAGE", "OBJECT", "CONTAINER", "LINE"];
             if checked {
@@ -434,7 +440,7 @@ fn print_rows(rows: &[Row], output: Output, checked: bool) -> anyhow::Result<()>
                 }
                 table.push(line);
             }
-            write_table(&mut out, &table)?;
+            write_table(out, &table)?;
             if checked {
                 let mut said: Vec<&str> = Vec::new();
                 for r in rows {

@@ -6,7 +6,7 @@ use tree_sitter::Node;
 
 use super::layer::{Layer, Op, Seg};
 use crate::yaml::cst;
-use crate::yaml::style::{double_quoted, is_plain_safe, single_quoted};
+use crate::yaml::edit::{self, Keep};
 
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
@@ -90,14 +90,6 @@ pub(crate) fn rewrite(
             if new == old && !alias {
                 continue;
             }
-            let text = match image.kind() {
-                // a literal block's line break stays a line break
-                _ if new.contains(|c: char| c.is_control()) => double_quoted(&new),
-                "single_quote_scalar" => single_quoted(&new),
-                "double_quote_scalar" => double_quoted(&new),
-                _ if is_plain_safe(&new) => new.clone(),
-                _ => single_quoted(&new),
-            };
             let show = |s: &str| {
                 if s.contains(|c: char| c.is_control()) {
                     format!("{s:?}")
@@ -113,15 +105,9 @@ pub(crate) fn rewrite(
             );
             // a block scalar (`image: >-`) becomes a one-line scalar; its
             // trailing line breaks stay
-            let end = image.start_byte() + src[image.byte_range()].trim_end().len();
-            layer.edit(image.start_byte(), end, text, what);
-            let mut path = spec_path.to_vec();
-            path.extend([
-                Seg::Key(list.into()),
-                Seg::Index(i),
-                Seg::Key("image".into()),
-            ]);
-            layer.intend(Op::Set(path, new));
+            let splice = edit::replace_scalar(&layer.doc(), image, &new, Keep::Quotes);
+            layer.splice(splice, what);
+            layer.intend(Op::Set(image_path(), new));
         }
     }
     found

@@ -2,15 +2,9 @@
 //! ([`Intent`]), and the [`Layer`] an edit rule writes them into. Shared by
 //! the planner and the rules it dispatches to (`pull_secret`, `images`,
 //! `annotations`), which therefore do not depend on the planner.
+use crate::yaml::edit::Doc;
+pub use crate::yaml::edit::Splice;
 use crate::yaml::style::Style;
-
-/// Replace `[start, end)` of the text with `text`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Splice {
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
-}
 
 /// One reported change: a splice, the object it belongs to, what it does.
 #[derive(Debug, Clone)]
@@ -90,7 +84,21 @@ pub(crate) struct Layer<'a> {
     pub warnings: Vec<Warning>,
 }
 
-impl Layer<'_> {
+impl<'a> Layer<'a> {
+    /// The text as [`crate::yaml::edit`] operations see it.
+    pub fn doc(&self) -> Doc<'a> {
+        Doc {
+            src: self.text,
+            style: self.style,
+            json: self.json,
+        }
+    }
+
+    /// Record a splice from [`crate::yaml::edit`] as one change.
+    pub fn splice(&mut self, s: Splice, what: String) {
+        self.edit(s.start, s.end, s.text, what);
+    }
+
     pub fn edit(&mut self, start: usize, end: usize, text: String, what: String) {
         let object = self.label.clone();
         self.edits.push(Local {

@@ -4,11 +4,9 @@
 //! read ([`crate::source`]) -> parse + plan ([`plan`]) -> [`splice`] ->
 //! [`verify`] -> [`crate::diff`] / [`crate::write`] -> optional cluster apply.
 mod annotations;
-mod flow;
 mod images;
 pub mod inventory;
 mod layer;
-mod lines;
 pub mod options;
 pub mod plan;
 mod pull_secret;

@@ -306,8 +306,9 @@ pub fn string_value(node: Node, src: &str) -> Option<String> {
 }
 
 /// The content of a block scalar (`|`, `|-`, `>+`, ...), decoded by the
-/// independent parser. `None` for an explicit indentation indicator (its
-/// meaning depends on the parent's indentation) or anything unexpected.
+/// independent parser. An explicit indentation indicator (`|2`) counts
+/// from the parent mapping's indentation, so it is decoded only as a
+/// mapping value (`None` elsewhere, or for anything unexpected).
 pub fn block_scalar_text(node: Node, src: &str) -> Option<String> {
     if node.kind() != "block_scalar" {
         return None;
@@ -316,7 +317,24 @@ pub fn block_scalar_text(node: Node, src: &str) -> Option<String> {
     let header = raw.lines().next().unwrap_or("");
     let header = header.split(" #").next().unwrap_or(header);
     if header.chars().any(|c| c.is_ascii_digit()) {
-        return None;
+        // `key: |2`: decoded as the value of a key at the same column
+        let pair = node.parent()?.parent()?;
+        if pair.kind() != "block_mapping_pair" {
+            return None;
+        }
+        let col = column(pair.child_by_field_name("key")?);
+        let doc = format!("{}k: {raw}", " ".repeat(col));
+        return match crate::yaml::value::documents(&doc)
+            .ok()?
+            .into_iter()
+            .next()?
+        {
+            serde_json::Value::Object(mut m) => match m.remove("k")? {
+                serde_json::Value::String(s) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        };
     }
     // The node starts at its indicator: as a document of its own, the
     // content keeps its indentation relative to the first content line.

@@ -1,6 +1,7 @@
 //! YAML with exact byte spans (tree-sitter) and plain values (saphyr).
 pub mod block;
 pub mod cst;
+pub mod edit;
 pub mod emit;
 pub mod limits;
 pub mod outline;

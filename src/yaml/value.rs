@@ -44,6 +44,42 @@ pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
                 .to_string(),
         }
     })?;
+    // saphyr refuses a tab after `:` before a plain value (`key:\tvalue`),
+    // which YAML 1.2 and kubectl accept: where it says so, those tabs
+    // become spaces (same length: every position stays) and it tries again.
+    let mut untabbed: Option<String> = None;
+    loop {
+        let current = untabbed.as_deref().unwrap_or(text);
+        match load(current) {
+            Err(e) if e.msg == TAB_AFTER_COLON => match untab(current, &e) {
+                Some(fixed) => untabbed = Some(fixed),
+                None => return Err(e),
+            },
+            result => return result,
+        }
+    }
+}
+
+const TAB_AFTER_COLON: &str = "':' must be followed by a valid YAML whitespace";
+
+/// The text with the tabs between the `:` before the error `e` and the
+/// value it points at replaced by spaces; `None` when there are none.
+fn untab(text: &str, e: &ParseError) -> Option<String> {
+    let at = crate::source::LineIndex::offset_of(text, e.line, e.col);
+    let run = text[..at].len() - text[..at].trim_end_matches([' ', '\t']).len();
+    let start = at - run;
+    if run == 0 || !text[..start].ends_with(':') || !text[start..at].contains('\t') {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..start]);
+    out.push_str(&" ".repeat(run));
+    out.push_str(&text[at..]);
+    Some(out)
+}
+
+/// Parse with saphyr and turn its documents into JSON values.
+fn load(text: &str) -> Result<Vec<Value>, ParseError> {
     let mut parser = saphyr_parser::Parser::new_from_str(text);
     let mut loader: YamlLoader<MarkedYaml> = YamlLoader::default();
     loader.early_parse(false);
@@ -189,6 +225,24 @@ fn mapping(map: &AnnotatedMapping<MarkedYaml>) -> Result<Value, ParseError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_tab_after_a_colon_separates_like_a_space() {
+        // a later error is reported where it would be with spaces
+        assert_eq!(
+            documents("a:\tb\n- x\n").unwrap_err(),
+            documents("a: b\n- x\n").unwrap_err()
+        );
+        assert_eq!(
+            documents("a:\tb\nc: {d:\t\te}\n").unwrap(),
+            vec![json!({"a": "b", "c": {"d": "e"}})]
+        );
+        // inside quotes a tab is content
+        assert_eq!(
+            documents("a:\t\"x:\ty\"\n").unwrap(),
+            vec![json!({"a": "x:\ty"})]
+        );
+    }
 
     #[test]
     fn multi_document_streams_become_json() {

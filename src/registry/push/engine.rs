@@ -2,7 +2,7 @@
 //! offset, or in one stream through a compressed archive), compressing and
 //! uploading `--jobs` at a time, then manifests and indexes.
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +20,7 @@ use super::upload::{Uploader, push_error};
 use super::{PushOptions, TargetReport, load};
 use crate::cluster::dockerconfig::{PASSWORD_ENV, read_password};
 use crate::exit::Status;
+use crate::output::{Output, fit};
 use crate::registry::archive::{Blob, BlobData, scan};
 use crate::registry::credentials::UserConfigPaths;
 use crate::registry::{Client, CredentialStore, Credentials, RegistryOptions};
@@ -44,7 +45,6 @@ struct Counts {
 }
 
 struct Progress {
-    tty: bool,
     total_bytes: AtomicU64,
     done_bytes: AtomicU64,
     total_blobs: AtomicUsize,
@@ -112,7 +112,10 @@ fn run_key(opts: &PushOptions, plan_opts: &PlanOptions) -> Option<String> {
     ))
 }
 
-pub fn push(opts: &PushOptions, plan_opts: &PlanOptions) -> Result<Status> {
+/// Push: the report on `output.out`; warnings and progress on `output.err`
+/// (a redrawn line cut to the terminal's width on a terminal, one line per
+/// uploaded blob otherwise); the network on the one runtime ([`crate::runtime`]).
+pub fn push(opts: &PushOptions, plan_opts: &PlanOptions, output: &mut Output) -> Result<Status> {
     let mut credentials = CredentialStore::new();
     if let Some(user) = &opts.username {
         let stdin = std::io::stdin();
@@ -124,9 +127,8 @@ pub fn push(opts: &PushOptions, plan_opts: &PlanOptions) -> Result<Status> {
         credentials.push_fixed(Credentials::new(user, password), "--username");
     }
     credentials.push_user_config(&UserConfigPaths::from_env());
-    let mut err = std::io::stderr();
     for w in &credentials.warnings {
-        writeln!(err, "warning: {w}")?;
+        writeln!(output.err, "warning: {w}")?;
     }
     let client = Client::new(RegistryOptions {
         tls: opts.tls.clone(),
@@ -136,11 +138,17 @@ pub fn push(opts: &PushOptions, plan_opts: &PlanOptions) -> Result<Status> {
     })?;
     let registry = plan_opts.project.host().to_string();
     let uploader = Arc::new(Uploader::new(client, registry.clone()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    // One runtime for the whole run: the client's pooled connections
+    // belong to the runtime that opened them.
+    crate::runtime::block_on(push_all(opts, plan_opts, uploader, output))?
+}
+
+async fn push_all(
+    opts: &PushOptions,
+    plan_opts: &PlanOptions,
+    uploader: Arc<Uploader>,
+    output: &mut Output<'_>,
+) -> Result<Status> {
     let cache = Arc::new(Cache::load());
     let key = run_key(opts, plan_opts);
 
@@ -148,7 +156,7 @@ pub fn push(opts: &PushOptions, plan_opts: &PlanOptions) -> Result<Status> {
     if let Some(key) = &key
         && let Some(reports) = cache.run(key)
     {
-        let same = runtime.block_on(async {
+        let same = async {
             for r in &reports {
                 let (Some(dest), Some(digest)) = (r["destination"].as_str(), r["digest"].as_str())
                 else {
@@ -166,7 +174,8 @@ pub fn push(opts: &PushOptions, plan_opts: &PlanOptions) -> Result<Status> {
                 }
             }
             Ok(true)
-        })?;
+        }
+        .await?;
         if same {
             let reports: Vec<Value> = reports
                 .into_iter()
@@ -179,27 +188,25 @@ pub fn push(opts: &PushOptions, plan_opts: &PlanOptions) -> Result<Status> {
                     r
                 })
                 .collect();
-            finish(opts, &reports, true)?;
+            finish(opts, &reports, true, output.out)?;
             return Ok(Status::Done);
         }
     }
 
     let images = load(&opts.sources)?;
     let targets = plan::plan(&images, plan_opts)?;
-    let reports = runtime.block_on(push_targets(&targets, opts.jobs, uploader, cache.clone()))?;
+    let reports = push_targets(&targets, opts.jobs, uploader, cache.clone(), output).await?;
     let reports: Vec<Value> = reports.iter().map(TargetReport::to_json).collect();
     if let Some(key) = &key {
         cache.set_run(key, reports.clone());
     }
     cache.save();
     let nothing = reports.iter().all(|r| r["blobsUploaded"] == 0);
-    finish(opts, &reports, nothing)?;
+    finish(opts, &reports, nothing, output.out)?;
     Ok(Status::Done)
 }
 
-fn finish(opts: &PushOptions, reports: &[Value], nothing: bool) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+fn finish(opts: &PushOptions, reports: &[Value], nothing: bool, out: &mut dyn Write) -> Result<()> {
     if opts.json {
         writeln!(
             out,
@@ -242,6 +249,7 @@ async fn push_targets(
     jobs: usize,
     up: Arc<Uploader>,
     cache: Arc<Cache>,
+    output: &mut Output<'_>,
 ) -> Result<Vec<TargetReport>> {
     // Distinct blobs and where they are needed.
     let mut job_list: Vec<Job> = Vec::new();
@@ -357,24 +365,16 @@ async fn push_targets(
     }
 
     let progress = Arc::new(Progress {
-        tty: std::io::stderr().is_terminal(),
         total_bytes: AtomicU64::new(needed.iter().map(|&i| jobs_arc[i].blob.size).sum()),
         done_bytes: AtomicU64::new(0),
         total_blobs: AtomicUsize::new(needed.len()),
         done_blobs: AtomicUsize::new(0),
         start: Instant::now(),
     });
-    let ticker = if progress.tty && !needed.is_empty() {
-        let p = progress.clone();
-        Some(tokio::spawn(async move {
-            loop {
-                eprint!("\r\x1b[K{}", p.line());
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }))
-    } else {
-        None
-    };
+    // On a terminal one progress line, redrawn every 250 ms and cut to the
+    // terminal's width (a wrapped line would pile up); elsewhere one line
+    // per uploaded blob.
+    let redraw = output.tty && !needed.is_empty();
 
     // Feed the workers: random-access blobs are read by the worker; blobs
     // inside compressed archives come from one streaming pass per file.
@@ -438,7 +438,7 @@ async fn push_targets(
         let item = rx.lock().await.recv().await;
         item.map(|it| (it, rx))
     });
-    let outcomes: Vec<Result<(usize, Pushed)>> = stream
+    let uploads = stream
         .map(|(i, bytes)| {
             let up = up.clone();
             let jobs = jobs_arc.clone();
@@ -451,28 +451,43 @@ async fn push_targets(
                 progress
                     .done_bytes
                     .fetch_add(jobs[i].blob.size, Ordering::Relaxed);
-                if !progress.tty
-                    && let Ok((_, p, true)) = &r
-                {
-                    eprintln!(
-                        "uploaded {} ({:.1} MB): {}",
-                        p.digest,
-                        p.size as f64 / 1e6,
-                        jobs[i].what
-                    );
-                }
-                r.map(|(i, p, _)| (i, p))
+                r.map(|(i, p, uploaded)| (i, p, uploaded.then(|| jobs[i].what.clone())))
             }
         })
-        .buffer_unordered(jobs.max(1))
-        .collect()
-        .await;
+        .buffer_unordered(jobs.max(1));
+    let mut uploads = std::pin::pin!(uploads);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut outcomes: Vec<Result<(usize, Pushed)>> = Vec::new();
+    loop {
+        tokio::select! {
+            next = uploads.next() => match next {
+                Some(r) => {
+                    if !output.tty
+                        && let Ok((_, p, Some(what))) = &r
+                    {
+                        let _ = writeln!(
+                            output.err,
+                            "uploaded {} ({:.1} MB): {}",
+                            p.digest,
+                            p.size as f64 / 1e6,
+                            what
+                        );
+                    }
+                    outcomes.push(r.map(|(i, p, _)| (i, p)));
+                }
+                None => break,
+            },
+            _ = tick.tick(), if redraw => {
+                let _ = write!(output.err, "\r\x1b[K{}", fit(&progress.line(), output.width));
+                let _ = output.err.flush();
+            }
+        }
+    }
     for f in feeders {
         f.await.map_err(|e| anyhow!("internal: {e}"))??;
     }
-    if let Some(t) = ticker {
-        t.abort();
-        eprint!("\r\x1b[K");
+    if redraw {
+        let _ = write!(output.err, "\r\x1b[K");
     }
     cache.save();
     for o in outcomes {

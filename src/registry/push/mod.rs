@@ -14,8 +14,6 @@ pub mod upload;
 
 use std::path::PathBuf;
 
-use std::io::Write;
-
 use anyhow::Result;
 use serde_json::{Value, json};
 
@@ -128,16 +126,15 @@ pub struct PushOptions {
 }
 
 /// Run `images push`.
-pub fn run(opts: &PushOptions) -> Result<Status> {
+pub fn run(opts: &PushOptions, output: &mut crate::output::Output) -> Result<Status> {
     let mut plan_opts = opts.plan.clone();
     plan_opts.platforms = plan::parse_platforms(&opts.platforms)?;
-    let stdout = std::io::stdout();
     if !opts.dry_run {
-        return engine::push(opts, &plan_opts);
+        return engine::push(opts, &plan_opts, output);
     }
     let images = load(&opts.sources)?;
     let targets = plan::plan(&images, &plan_opts)?;
-    let mut out = stdout.lock();
+    let out = &mut *output.out;
     if opts.json {
         let reports: Vec<Value> = targets
             .iter()

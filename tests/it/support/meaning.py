@@ -77,7 +77,18 @@ def parse_args(argv):
 class KubectlLoader(yaml.SafeLoader):
     """PyYAML with the scalar rules kubectl uses (sigs.k8s.io/yaml, go-yaml v2):
     YAML 1.1 booleans including y/Y/n/N, and timestamps kept as the strings
-    written (go-yaml hands timestamp-like values to kubectl as strings)."""
+    written (go-yaml hands timestamp-like values to kubectl as strings).
+    Like go-yaml, a tab after content on a line separates tokens (`key:\tvalue`,
+    `a: b\t# c`); PyYAML alone takes only spaces there."""
+
+    def scan_to_next_token(self):
+        start = self.pointer - self.column
+        before = self.buffer[max(start, 0):self.pointer]
+        # not in the indentation, and not after a sequence's `-` (go-yaml refuses both)
+        if before.strip(" \t") and before.split()[-1] != "-":
+            while self.peek() in " \t":
+                self.forward()
+        super().scan_to_next_token()
 
 
 KubectlLoader.yaml_implicit_resolvers = {

@@ -7,26 +7,15 @@ use tree_sitter::Node;
 use super::lines;
 use crate::source::{eol_near, line_start};
 use crate::yaml::cst;
-use crate::yaml::scalar;
 
 /// True when a document is written as JSON: a flow mapping whose first key
 /// is double-quoted.
-pub(crate) fn is_json(top: Node, src: &str) -> bool {
-    let _ = src;
+pub fn is_json(top: Node) -> bool {
     top.kind() == "flow_mapping"
         && cst::pairs(top)
             .first()
             .and_then(|p| cst::content(p.key))
             .is_some_and(|k| k.kind() == "double_quote_scalar")
-}
-
-/// A mapping key as the document writes keys (`"key"` in JSON).
-pub(crate) fn key(k: &str, json: bool) -> String {
-    if json {
-        scalar::double_quoted(k)
-    } else {
-        scalar::plain_or_quoted(k)
-    }
 }
 
 /// Insert `entry` after `last`, the last entry of a flow collection:
