@@ -199,6 +199,12 @@ pub async fn execute(
         field_manager: Some(field_manager.to_string()),
         ..PatchParams::default()
     };
+    // Not kube's `Api::restart()`: it stamps `kube.kubernetes.io/restartedAt`
+    // (with sub-second digits) under no field manager, while `kubectl rollout
+    // restart`, the vendor guide and users' scripts look for kubectl's
+    // annotation, and our patch carries `--field-manager` like every other
+    // write of `apply`. Ownerless agent pods below have no controller to
+    // restart them: the vendor guide's way is to delete them.
     let stamp = now();
     let body = json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}});
     for (w, why) in &plan.restart {

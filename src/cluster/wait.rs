@@ -9,12 +9,17 @@ use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ListParams, LogParams};
+use kube::runtime::wait::Condition as _;
 use kube::runtime::watcher;
 
 use super::errors::{Attempt, classify};
 use super::restart::{Kind, Workload};
+use crate::k8s::conditions::{
+    Rollout, daemonset_rollout, deployment_rollout, is_daemonset_rolled_out,
+    is_deployment_rolled_out, pod_may_be_stuck, pod_not_ready_reason, pod_ready, pod_state_word,
+    selector_matches,
+};
 use crate::k8s::pod_problem::{self, ContainerProblem};
 use crate::output::Output;
 
@@ -41,86 +46,20 @@ fn key(meta: &kube::api::ObjectMeta) -> (String, String) {
     )
 }
 
-/// Rollout progress of one workload.
-struct Progress {
-    done: bool,
-    ready: i32,
-    want: i32,
-}
-
-fn deployment_progress(d: &Deployment) -> Progress {
-    let generation = d.metadata.generation.unwrap_or(0);
-    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let Some(st) = &d.status else {
-        return Progress {
-            done: false,
-            ready: 0,
-            want,
-        };
-    };
-    let observed = st.observed_generation.unwrap_or(0) >= generation;
-    let updated = st.updated_replicas.unwrap_or(0);
-    let available = st.available_replicas.unwrap_or(0);
-    let total = st.replicas.unwrap_or(0);
-    // The same rules as `kubectl rollout status`.
-    let done = observed && updated >= want && total <= updated && available >= updated;
-    Progress {
-        done,
-        ready: if observed { available.min(updated) } else { 0 },
-        want,
-    }
-}
-
-fn daemonset_progress(d: &DaemonSet) -> Progress {
-    let generation = d.metadata.generation.unwrap_or(0);
-    let Some(st) = &d.status else {
-        return Progress {
-            done: false,
-            ready: 0,
-            want: 0,
-        };
-    };
-    let observed = st.observed_generation.unwrap_or(0) >= generation;
-    let want = st.desired_number_scheduled;
-    let updated = st.updated_number_scheduled.unwrap_or(0);
-    let available = st.number_available.unwrap_or(0);
-    let done = observed && updated >= want && available >= want;
-    Progress {
-        done,
-        ready: if observed { available.min(updated) } else { 0 },
-        want,
-    }
-}
-
-fn selector_matches(sel: Option<&LabelSelector>, pod: &Pod) -> bool {
-    let Some(sel) = sel else { return false };
-    let empty = BTreeMap::new();
-    let labels = pod.metadata.labels.as_ref().unwrap_or(&empty);
-    let labels_ok = sel
-        .match_labels
-        .as_ref()
-        .is_none_or(|m| m.iter().all(|(k, v)| labels.get(k) == Some(v)));
-    let exprs_ok = sel.match_expressions.as_ref().is_none_or(|es| {
-        es.iter().all(|e| {
-            let values = e.values.as_deref().unwrap_or(&[]);
-            match e.operator.as_str() {
-                "In" => labels.get(&e.key).is_some_and(|v| values.contains(v)),
-                "NotIn" => labels.get(&e.key).is_none_or(|v| !values.contains(v)),
-                "Exists" => labels.contains_key(&e.key),
-                "DoesNotExist" => !labels.contains_key(&e.key),
-                _ => false,
-            }
-        })
-    });
-    labels_ok && exprs_ok
-}
-
 impl Seen {
-    fn progress(&self, w: &Workload) -> Option<Progress> {
+    fn progress(&self, w: &Workload) -> Option<Rollout> {
         let k = (w.namespace.clone(), w.name.clone());
         match w.kind {
-            Kind::Deployment => self.deployments.get(&k).map(deployment_progress),
-            Kind::DaemonSet => self.daemonsets.get(&k).map(daemonset_progress),
+            Kind::Deployment => self.deployments.get(&k).map(deployment_rollout),
+            Kind::DaemonSet => self.daemonsets.get(&k).map(daemonset_rollout),
+        }
+    }
+
+    fn rolled_out(&self, w: &Workload) -> bool {
+        let k = (w.namespace.clone(), w.name.clone());
+        match w.kind {
+            Kind::Deployment => is_deployment_rolled_out().matches_object(self.deployments.get(&k)),
+            Kind::DaemonSet => is_daemonset_rolled_out().matches_object(self.daemonsets.get(&k)),
         }
     }
 
@@ -148,80 +87,12 @@ impl Seen {
     }
 }
 
-pub fn pod_ready(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-/// Why a pod is not Ready: phase plus container waiting/terminated reasons.
-pub fn pod_problem(p: &Pod) -> String {
-    let Some(st) = &p.status else {
-        return "no status yet".into();
-    };
-    let mut parts = vec![st.phase.clone().unwrap_or_else(|| "Unknown".into())];
-    let all = st
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(st.container_statuses.iter().flatten());
-    for cs in all {
-        let Some(state) = &cs.state else { continue };
-        if let Some(w) = &state.waiting {
-            let reason = w.reason.clone().unwrap_or_else(|| "Waiting".into());
-            match w.message.as_deref().filter(|m| !m.is_empty()) {
-                Some(m) => parts.push(format!("container {} waiting: {reason}: {m}", cs.name)),
-                None => parts.push(format!("container {} waiting: {reason}", cs.name)),
-            }
-        } else if let Some(t) = &state.terminated {
-            if t.exit_code != 0 {
-                let reason = t.reason.clone().unwrap_or_else(|| "Error".into());
-                parts.push(format!(
-                    "container {} terminated: {reason} (exit code {})",
-                    cs.name, t.exit_code
-                ));
-            }
-        } else if state.running.is_some() && !cs.ready {
-            parts.push(format!("container {} running but not Ready", cs.name));
-        }
-    }
-    if parts.len() == 1
-        && let Some(c) = st
-            .conditions
-            .iter()
-            .flatten()
-            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-    {
-        parts.push(format!(
-            "not scheduled: {}",
-            c.message.clone().unwrap_or_default()
-        ));
-    }
-    parts.join("; ")
-}
-
-/// A short reason for the progress line: the first waiting reason, else the phase.
-fn pod_short(p: &Pod) -> String {
-    let st = p.status.as_ref();
-    let waiting = st.and_then(|s| {
-        s.init_container_statuses
-            .iter()
-            .flatten()
-            .chain(s.container_statuses.iter().flatten())
-            .find_map(|cs| cs.state.as_ref()?.waiting.as_ref()?.reason.clone())
-    });
-    waiting
-        .or_else(|| st.and_then(|s| s.phase.clone()))
-        .unwrap_or_else(|| "Pending".into())
-}
-
 fn progress_line(seen: &Seen, targets: &[Workload]) -> String {
     let parts: Vec<String> = targets
         .iter()
         .map(|w| match seen.progress(w) {
             None => format!("{} (not found yet)", w.display()),
-            Some(p) if p.done => format!("{} ready", w.display()),
+            Some(_) if seen.rolled_out(w) => format!("{} ready", w.display()),
             Some(p) => {
                 let waiting: Vec<String> = seen
                     .pods_of(w)
@@ -231,7 +102,7 @@ fn progress_line(seen: &Seen, targets: &[Workload]) -> String {
                         format!(
                             "{} {}",
                             pod.metadata.name.as_deref().unwrap_or("?"),
-                            pod_short(pod)
+                            pod_state_word(pod)
                         )
                     })
                     .collect();
@@ -297,35 +168,25 @@ pub async fn wait(
     namespaces.dedup();
     let mut streams: Vec<Tagged> = Vec::new();
     for ns in &namespaces {
-        let ns_owned = ns.to_string();
-        let cfg = || watcher::Config::default().timeout(watch_timeout_secs);
-        let n = ns_owned.clone();
-        streams.push(
-            watcher(Api::<Pod>::namespaced(client.clone(), ns), cfg())
-                .map(move |r| ("pods", n.clone(), r.map(Update::Pod)))
-                .boxed(),
-        );
-        if targets
-            .iter()
-            .any(|w| w.namespace == *ns && w.kind == Kind::Deployment)
-        {
-            let n = ns_owned.clone();
-            streams.push(
-                watcher(Api::<Deployment>::namespaced(client.clone(), ns), cfg())
-                    .map(move |r| ("deployments.apps", n.clone(), r.map(Update::Deployment)))
-                    .boxed(),
-            );
+        let has = |kind| targets.iter().any(|w| w.namespace == *ns && w.kind == kind);
+        streams.push(watch(client, ns, "pods", watch_timeout_secs, Update::Pod));
+        if has(Kind::Deployment) {
+            streams.push(watch(
+                client,
+                ns,
+                "deployments.apps",
+                watch_timeout_secs,
+                Update::Deployment,
+            ));
         }
-        if targets
-            .iter()
-            .any(|w| w.namespace == *ns && w.kind == Kind::DaemonSet)
-        {
-            let n = ns_owned.clone();
-            streams.push(
-                watcher(Api::<DaemonSet>::namespaced(client.clone(), ns), cfg())
-                    .map(move |r| ("daemonsets.apps", n.clone(), r.map(Update::DaemonSet)))
-                    .boxed(),
-            );
+        if has(Kind::DaemonSet) {
+            streams.push(watch(
+                client,
+                ns,
+                "daemonsets.apps",
+                watch_timeout_secs,
+                Update::DaemonSet,
+            ));
         }
     }
     let stream_count = streams.len();
@@ -403,10 +264,7 @@ pub async fn wait(
         if !settle || initialized < stream_count {
             continue;
         }
-        if targets
-            .iter()
-            .all(|w| seen.progress(w).is_some_and(|p| p.done))
-        {
+        if targets.iter().all(|w| seen.rolled_out(w)) {
             if tty && !last_line.is_empty() {
                 let _ = write!(stderr, "\r\x1b[2K");
             }
@@ -417,16 +275,9 @@ pub async fn wait(
         }
         // Stop as soon as a pod is in a state that does not recover by itself.
         let mut stuck = false;
-        for w in targets
-            .iter()
-            .filter(|w| !seen.progress(w).is_some_and(|p| p.done))
-        {
+        for w in targets.iter().filter(|w| !seen.rolled_out(w)) {
             for pod in seen.pods_of(w).into_iter().filter(|p| !pod_ready(p)) {
-                let short = pod_short(pod);
-                if !matches!(
-                    short.as_str(),
-                    "ErrImagePull" | "ImagePullBackOff" | "CrashLoopBackOff"
-                ) {
+                if !pod_may_be_stuck(pod) {
                     continue;
                 }
                 let key = (
@@ -474,6 +325,30 @@ pub async fn wait(
     )
     .await;
     Ok(false)
+}
+
+/// One namespace's watch of one resource, its events tagged for the merged stream.
+fn watch<K>(
+    client: &kube::Client,
+    ns: &str,
+    resource: &'static str,
+    timeout_secs: u32,
+    wrap: fn(watcher::Event<K>) -> Update,
+) -> Tagged
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+{
+    let config = watcher::Config::default().timeout(timeout_secs);
+    let namespace = ns.to_string();
+    watcher(Api::<K>::namespaced(client.clone(), ns), config)
+        .map(move |r| (resource, namespace.clone(), r.map(wrap)))
+        .boxed()
 }
 
 /// Record an update; true when the state is complete enough to evaluate.
@@ -707,10 +582,7 @@ async fn report_failure(
     arch_cache: &mut BTreeMap<String, Option<String>>,
     err: &mut dyn Write,
 ) {
-    let pending: Vec<&Workload> = targets
-        .iter()
-        .filter(|w| !seen.progress(w).is_some_and(|p| p.done))
-        .collect();
+    let pending: Vec<&Workload> = targets.iter().filter(|w| !seen.rolled_out(w)).collect();
     let names: Vec<String> = pending.iter().map(|w| w.display()).collect();
     match timeout {
         Some(t) => writeln!(
@@ -760,7 +632,11 @@ async fn report_failure(
                 let ev = last_event(client, &w.namespace, "Pod", &name)
                     .await
                     .unwrap_or_else(|| "none".into());
-                let _ = writeln!(err, "    pod/{name}: {}; last event: {ev}", pod_problem(p));
+                let _ = writeln!(
+                    err,
+                    "    pod/{name}: {}; last event: {ev}",
+                    pod_not_ready_reason(p)
+                );
             } else {
                 let _ = render_report(&report, err);
             }

@@ -20,6 +20,7 @@ use crate::cluster::dockerconfig::DATA_KEY;
 use crate::cluster::wait::{PodReport, diagnose_pod};
 use crate::exit::Status as ExitStatus;
 use crate::image::{Host, ImageRef};
+use crate::k8s::conditions::pod_settled;
 use crate::k8s::pod_problem::{self, Cause, ContainerProblem, PodContext, image_host};
 use crate::output::Output;
 use crate::registry::check::{Wanted, check_image};
@@ -166,7 +167,7 @@ pub async fn examine(
                 continue;
             }
         };
-        for pod in pods.iter().filter(|p| !ready_or_done(p)) {
+        for pod in pods.iter().filter(|p| !pod_settled(p)) {
             let report = diagnose_pod(client, pod, &mut arch_cache).await;
             for p in &report.problems {
                 let mut f = finding(&report, p, &nodes);
@@ -215,21 +216,6 @@ fn is_image_cause(c: Cause) -> bool {
 }
 
 /// Ready pods and finished ones are fine.
-fn ready_or_done(p: &Pod) -> bool {
-    let st = p.status.as_ref();
-    if matches!(
-        st.and_then(|s| s.phase.as_deref()),
-        Some("Succeeded") | Some("Failed")
-    ) {
-        return true;
-    }
-    if p.metadata.deletion_timestamp.is_some() {
-        return true;
-    }
-    st.and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 fn finding(r: &PodReport, p: &ContainerProblem, nodes: &BTreeMap<String, Node>) -> Finding {
     let arch = r.arch.clone().or_else(|| {
         r.node
