@@ -32,35 +32,20 @@ pub(crate) fn rewrite(
             continue;
         };
         for (i, item) in cst::items(seq).into_iter().enumerate() {
-            let image_path = || {
-                let mut path = spec_path.to_vec();
-                path.extend([
-                    Seg::Key(list.into()),
-                    Seg::Index(i),
-                    Seg::Key("image".into()),
-                ]);
-                path
-            };
-            // `- *app` (the whole container is an alias) or a container whose
-            // image comes from `<<: *app`: the image is the anchored
-            // container's, which is rewritten where the anchor is
-            let shared = match item {
-                Some(n) if n.kind() == "alias" => Some(n),
-                Some(n) if cst::is_mapping(n) && cst::get(n, src, "image").is_none() => {
-                    cst::get_value(n, src, "<<").filter(|v| v.kind() == "alias")
-                }
-                _ => None,
-            };
-            if let Some(alias) = shared {
-                let image = anchored(alias, src)
-                    .filter(|m| cst::is_mapping(*m))
-                    .and_then(|m| cst::get_value(m, src, "image"));
-                if let Some(image) = image.filter(|im| seen.contains(&im.byte_range())) {
+            let mut path = spec_path.to_vec();
+            path.extend([
+                Seg::Key(list.into()),
+                Seg::Index(i),
+                Seg::Key("image".into()),
+            ]);
+            if let Some(image) = shared_image(item, src) {
+                // rewritten where the anchor is (when that is a container's image)
+                if seen.contains(&image.byte_range()) {
                     found += 1;
                     if let Some(old) = cst::scalar_text(image, src) {
                         let new = relocate(registry, &old);
                         if new != old {
-                            layer.intend(Op::Set(image_path(), new));
+                            layer.intend(Op::Set(path, new));
                         }
                     }
                 }
@@ -74,91 +59,68 @@ pub(crate) fn rewrite(
             };
             found += 1;
             seen.push(image.byte_range());
-            // `image: *ref` resolves through its anchor and is replaced by the
-            // new value (the anchored node may not be an image at all).
-            let alias = image.kind() == "alias";
-            let old = if alias {
-                resolve_alias(image, src)
-            } else {
-                cst::scalar_text(image, src).or_else(|| cst::block_scalar_text(image, src))
-            };
-            let Some(old) = old else {
-                layer.warn(image.start_byte(), "image is not a single-line string (or an alias without its anchor); left unchanged".into());
-                continue;
-            };
-            let new = relocate(registry, &old);
-            if new == old && !alias {
-                continue;
-            }
-            let show = |s: &str| {
-                if s.contains(|c: char| c.is_control()) {
-                    format!("{s:?}")
-                } else {
-                    s.to_string()
-                }
-            };
-            let what = format!(
-                "image {} -> {}{}",
-                show(&old),
-                show(&new),
-                if alias { " (was an alias)" } else { "" }
-            );
-            // a block scalar (`image: >-`) becomes a one-line scalar; its
-            // trailing line breaks stay
-            let splice = edit::replace_scalar(&layer.doc(), image, &new, Keep::Quotes);
-            layer.splice(splice, what);
-            layer.intend(Op::Set(image_path(), new));
+            rewrite_image(layer, image, registry, path);
         }
     }
     found
 }
 
-/// The node an alias (`*name`) refers to: the content of the last anchor
-/// `&name` before it.
-fn anchored<'t>(alias: Node<'t>, src: &str) -> Option<Node<'t>> {
-    let name = src[alias.byte_range()].strip_prefix('*')?;
-    let mut root = alias;
-    while let Some(p) = root.parent() {
-        root = p;
-    }
-    let mut found = None;
-    cst::walk(root, |n| {
-        if n.start_byte() >= alias.start_byte() {
-            return cst::Walk::Stop;
+/// The anchored container's image of `- *app` (the whole container is an
+/// alias) or of a container whose image comes from `<<: *app`.
+fn shared_image<'t>(item: Option<Node<'t>>, src: &str) -> Option<Node<'t>> {
+    let alias = match item {
+        Some(n) if n.kind() == "alias" => Some(n),
+        Some(n) if cst::is_mapping(n) && cst::get(n, src, "image").is_none() => {
+            cst::get_value(n, src, "<<").filter(|v| v.kind() == "alias")
         }
-        if n.kind() == "anchor" && src[n.byte_range()].strip_prefix('&') == Some(name) {
-            found = n.parent().and_then(cst::content);
-        }
-        cst::Walk::Descend
-    });
-    found
+        _ => None,
+    }?;
+    cst::anchored(alias, src)
+        .filter(|m| cst::is_mapping(*m))
+        .and_then(|m| cst::get_value(m, src, "image"))
 }
 
-/// The string an alias (`*name`) refers to: the value of the last anchor
-/// `&name` before it.
-fn resolve_alias(alias: Node, src: &str) -> Option<String> {
-    let name = src[alias.byte_range()].strip_prefix('*')?;
-    let mut root = alias;
-    while let Some(p) = root.parent() {
-        root = p;
+/// Relocate one container's `image` (at `path`).
+fn rewrite_image(layer: &mut Layer, image: Node, registry: &str, path: Vec<Seg>) {
+    let src = layer.text;
+    // `image: *ref` resolves through its anchor and is replaced by the
+    // new value (the anchored node may not be an image at all).
+    let alias = image.kind() == "alias";
+    let old = if alias {
+        cst::anchored(image, src).and_then(|v| cst::scalar_text(v, src))
+    } else {
+        cst::scalar_text(image, src).or_else(|| cst::block_scalar_text(image, src))
+    };
+    let Some(old) = old else {
+        layer.warn(
+            image.start_byte(),
+            "image is not a single-line string (or an alias without its anchor); left unchanged"
+                .into(),
+        );
+        return;
+    };
+    let new = relocate(registry, &old);
+    if new == old && !alias {
+        return;
     }
-    let mut found = None;
-    cst::walk(root, |n| {
-        if n.start_byte() >= alias.start_byte() {
-            return cst::Walk::Stop;
+    let show = |s: &str| {
+        if s.contains(|c: char| c.is_control()) {
+            format!("{s:?}")
+        } else {
+            s.to_string()
         }
-        if n.kind() == "anchor" && src[n.byte_range()].strip_prefix('&') == Some(name) {
-            let value = n
-                .parent()
-                .and_then(cst::content)
-                .and_then(|v| cst::scalar_text(v, src));
-            if value.is_some() {
-                found = value;
-            }
-        }
-        cst::Walk::Descend
-    });
-    found
+    };
+    let what = format!(
+        "image {} -> {}{}",
+        show(&old),
+        show(&new),
+        if alias { " (was an alias)" } else { "" }
+    );
+    // a block scalar (`image: >-`) becomes a one-line scalar; its trailing
+    // line breaks stay
+    let splice = edit::replace_scalar(&layer.doc(), image, &new, Keep::Quotes);
+    layer.splice(splice, what);
+    layer.intend(Op::Set(path, new));
 }
 
 /// True for strings shaped like `host.domain[:port]/path:tag` or `...@sha256:...`.

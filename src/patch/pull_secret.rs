@@ -73,7 +73,7 @@ pub(crate) fn ensure(layer: &mut Layer, map: Node, name: &str, document_level: b
                 edit::with_trailing_comments(src, map)
             };
             let template = (map.kind() == "block_mapping")
-                .then(|| TEMPLATE.find(src, root(map), region, col))
+                .then(|| TEMPLATE.find(src, cst::root(map), region, col))
                 .flatten();
             match template {
                 Some(found) => (
@@ -92,14 +92,6 @@ pub(crate) fn ensure(layer: &mut Layer, map: Node, name: &str, document_level: b
     };
     layer.splice(splice, what);
     layer.intend(Op::PullSecret(name.to_string()));
-}
-
-fn root(node: Node) -> Node {
-    let mut root = node;
-    while let Some(parent) = root.parent() {
-        root = parent;
-    }
-    root
 }
 
 fn has_name(seq: Node, src: &str, name: &str) -> bool {

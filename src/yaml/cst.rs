@@ -417,6 +417,32 @@ pub fn column(node: Node) -> usize {
     node.start_position().column
 }
 
+/// The root of the tree `node` is in.
+pub fn root(node: Node) -> Node {
+    let mut root = node;
+    while let Some(parent) = root.parent() {
+        root = parent;
+    }
+    root
+}
+
+/// The node an alias (`*name`) refers to: the content of the last anchor
+/// `&name` before it.
+pub fn anchored<'t>(alias: Node<'t>, src: &str) -> Option<Node<'t>> {
+    let name = src[alias.byte_range()].strip_prefix('*')?;
+    let mut found = None;
+    walk(root(alias), |n| {
+        if n.start_byte() >= alias.start_byte() {
+            return Walk::Stop;
+        }
+        if n.kind() == "anchor" && src[n.byte_range()].strip_prefix('&') == Some(name) {
+            found = n.parent().and_then(content);
+        }
+        Walk::Descend
+    });
+    found
+}
+
 /// What [`walk`] does after visiting a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Walk {
