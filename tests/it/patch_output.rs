@@ -195,15 +195,21 @@ fn a_reader_that_goes_away_ends_the_process_like_kubectl() {
         "kubectl",
         "https://kubernetes.io/docs/tasks/tools/; .ci/run checks it",
     );
-    // kubectl's own behaviour, measured, not assumed
+    let tmp = tempfile::tempdir().unwrap();
+    // kubectl's own behaviour, measured, not assumed: 2 MB of output (far
+    // more than a pipe holds), no cluster needed
+    fs::write(tmp.path().join("big.txt"), "x".repeat(2_000_000)).unwrap();
     let (theirs, kerr) = reader_goes_away(
-        Command::new(&kubectl).args(["completion", "bash"]),
+        Command::new(&kubectl)
+            .args(["create", "configmap", "x", "--from-file=big.txt"])
+            .args(["--dry-run=client", "-o", "yaml"])
+            .env("KUBECONFIG", tmp.path().join("no-kubeconfig"))
+            .current_dir(tmp.path()),
         None,
         100,
     );
     assert_eq!(theirs, (None, Some(13)), "kubectl under `| head`: {kerr}");
 
-    let tmp = tempfile::tempdir().unwrap();
     let mut big = String::new();
     for i in 0..3000 {
         big.push_str(&format!(
