@@ -17,6 +17,18 @@ KIND:
                    index over every --platform, gzip layers, named with
                    org.opencontainers.image.ref.name = NAME:TAG
   oci-tar          the same layout as a tar
+  docker-save-containerd
+                   `docker save` by Docker with the containerd image store
+                   (Docker 27+): an OCI layout whose index.json names an image
+                   index over every --platform, with the blobs (gzip layers)
+                   of the first platform only, plus manifest.json pointing at
+                   that platform's config and gzip layers in blobs/sha256/
+                   (none with --skip-manifest-json, like ctr export)
+  vendor-flat      another vendor shape: a .tgz with `./`-prefixed paths,
+                   PKG/images/<name>-amd64.tar.gz (gzip'd classic docker save
+                   tars, tags suffixed -amd64) and PKG/images/all-arm64.tar
+                   (one newer-layout docker save of every image, tags
+                   suffixed _arm64), where PKG is the --out file's stem
   vendor           the vendor's download: a .tar.gz holding
                    tingyun-k8s-images/<arch>/<name>.tar (one docker save tar per
                    platform, tags suffixed -<arch>), an OCI layout tar nested in
@@ -35,6 +47,7 @@ import io
 import json
 import os
 import random
+import re
 import sys
 import tarfile
 
@@ -177,6 +190,46 @@ def docker_save(images, platform, args, oci_inside):
     return buf.getvalue(), report
 
 
+def docker_save_containerd(images, platforms, args):
+    """Bytes of a containerd-store docker save: index per image over every
+    platform, blobs of the first platform only, manifest.json into blobs/."""
+    files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}'}
+    report = []
+    top = []
+    manifest = []
+    for n, image in enumerate(images):
+        entries = []
+        for k, platform in enumerate(platforms):
+            layers, cfg, plat = make_image(image, platform, args, n)
+            gls = [gz(l) for l in layers]
+            m = {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(cfg), "size": len(cfg)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(g), "size": len(g)} for g in gls],
+            }
+            mb = json.dumps(m, separators=(",", ":")).encode()
+            entries.append({"mediaType": m["mediaType"], "digest": sha(mb), "size": len(mb), "platform": plat})
+            if k == 0:
+                for b in gls + [cfg, mb]:
+                    files[f"blobs/sha256/{hashlib.sha256(b).hexdigest()}"] = b
+                manifest.append({"Config": f"blobs/sha256/{sha(cfg)[7:]}", "RepoTags": [image],
+                                 "Layers": [f"blobs/sha256/{sha(g)[7:]}" for g in gls]})
+                report.append({"image": image, "platform": platform, "config": sha(cfg), "manifest": sha(mb),
+                               "diff_ids": [sha(l) for l in layers], "layers": [sha(g) for g in gls]})
+        ix = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+        ib = json.dumps(ix, separators=(",", ":")).encode()
+        files[f"blobs/sha256/{hashlib.sha256(ib).hexdigest()}"] = ib
+        top.append({"mediaType": ix["mediaType"], "digest": sha(ib), "size": len(ib),
+                    "annotations": {"io.containerd.image.name": "docker.io/" + image,
+                                    "org.opencontainers.image.ref.name": image.rsplit(":", 1)[1]}})
+    files["index.json"] = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                                      "manifests": top}).encode()
+    if not args.skip_manifest_json:
+        files["manifest.json"] = json.dumps(manifest).encode()
+    return tar_of(files), report
+
+
 def oci_layout(images, platforms, args):
     """Files {path: bytes} of an OCI layout: an index per image over platforms."""
     files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}'}
@@ -221,7 +274,8 @@ def tar_of(files):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kind", required=True,
-                    choices=["docker-save", "docker-save-oci", "oci-dir", "oci-tar", "vendor"])
+                    choices=["docker-save", "docker-save-oci", "docker-save-containerd", "oci-dir",
+                             "oci-tar", "vendor", "vendor-flat"])
     ap.add_argument("--out", required=True)
     ap.add_argument("--image", action="append", required=True, help="NAME:TAG (repeat)")
     ap.add_argument("--platform", action="append", help="OS/ARCH[/VARIANT] (repeat); default linux/amd64 and linux/arm64")
@@ -229,6 +283,8 @@ def main():
     ap.add_argument("--layer-size", type=parse_size, default=parse_size("64K"))
     ap.add_argument("--seed", default="1")
     ap.add_argument("--shared-base", action="store_true")
+    ap.add_argument("--skip-manifest-json", action="store_true",
+                    help="docker-save-containerd without manifest.json (ctr export --skip-manifest-json)")
     args = ap.parse_args()
     platforms = args.platform or ["linux/amd64", "linux/arm64"]
     for i in args.image:
@@ -239,6 +295,35 @@ def main():
         data, report = docker_save(args.image, platforms[0], args, args.kind == "docker-save-oci")
         with open(args.out, "wb") as f:
             f.write(data)
+    elif args.kind == "docker-save-containerd":
+        data, report = docker_save_containerd(args.image, platforms, args)
+        with open(args.out, "wb") as f:
+            f.write(data)
+    elif args.kind == "vendor-flat":
+        pkg = re.sub(r"\.(tgz|tar\.gz|tar)$", "", os.path.basename(args.out))
+        outer = io.BytesIO()
+        with tarfile.open(fileobj=outer, mode="w", format=tarfile.GNU_FORMAT) as t:
+            for d in (".", f"./{pkg}", f"./{pkg}/images"):
+                info = tarfile.TarInfo(d)
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                info.mtime = MTIME
+                t.addfile(info)
+            add_bytes(t, f"./{pkg}/README.txt", b"push the images in images/ to your registry\n")
+            for platform in platforms:
+                arch = split_platform(platform)["architecture"]
+                if arch == "amd64":
+                    for image in args.image:
+                        data, r = docker_save([f"{image}-amd64"], platform, args, False)
+                        name = image.rsplit("/", 1)[-1].split(":")[0]
+                        add_bytes(t, f"./{pkg}/images/{name}-amd64.tar.gz", gz(data))
+                        report += r
+                else:
+                    data, r = docker_save([f"{i}_{arch}" for i in args.image], platform, args, True)
+                    add_bytes(t, f"./{pkg}/images/all-{arch}.tar", data)
+                    report += r
+        with open(args.out, "wb") as f:
+            f.write(gz(outer.getvalue()))
     elif args.kind == "oci-dir":
         files, report = oci_layout(args.image, platforms, args)
         for p, b in files.items():

@@ -585,7 +585,7 @@ impl Client {
                     err = RegistryError::new(
                         Status::HttpOnly,
                         format!(
-                            "{host} speaks plain HTTP, not HTTPS: add --http-registry {host} to check it \
+                            "{host} speaks plain HTTP, not HTTPS: add --http-registry {host} to use it \
                              (and for the cluster: the KCI annotation via `patch --http-registry`, or the \
                              container runtime's insecure/HTTP registry setting on every node)"
                         ),
@@ -808,8 +808,41 @@ fn find_io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorK
     None
 }
 
-/// Sort a transport failure into a status with a message saying what to do.
+/// Sort a transport failure into a status with a message saying what to do;
+/// a connection that broke mid-request is marked transient (worth a retry).
 fn transport_error(
+    e: &reqwest::Error,
+    host: &str,
+    scheme: &str,
+    timeout: Duration,
+) -> RegistryError {
+    let err = classify_transport_error(e, host, scheme, timeout);
+    if broken_connection(e) {
+        err.transient()
+    } else {
+        err
+    }
+}
+
+/// A reset, an early close or a timeout, as opposed to a refusal (TLS, DNS).
+fn broken_connection(e: &reqwest::Error) -> bool {
+    use std::io::ErrorKind as K;
+    if e.is_timeout() {
+        return true;
+    }
+    if matches!(
+        find_io_kind(e),
+        Some(K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof)
+    ) {
+        return true;
+    }
+    let text = chain(e).to_ascii_lowercase();
+    text.contains("connection closed before message completed")
+        || text.contains("connection reset")
+        || text.contains("broken pipe")
+}
+
+fn classify_transport_error(
     e: &reqwest::Error,
     host: &str,
     scheme: &str,

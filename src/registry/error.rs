@@ -54,6 +54,9 @@ pub struct RegistryError {
     /// HTTP status code, when the registry answered.
     pub code: Option<u16>,
     pub message: String,
+    /// The connection broke mid-request (reset, closed early, timed out):
+    /// worth retrying, unlike an answer.
+    pub transient: bool,
 }
 
 impl RegistryError {
@@ -62,7 +65,13 @@ impl RegistryError {
             status,
             code: None,
             message: message.into(),
+            transient: false,
         }
+    }
+
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
     }
 
     pub fn with_code(mut self, code: u16) -> Self {

@@ -26,7 +26,7 @@ fn require(tool: &str) {
 }
 
 /// Run the generator; return its JSON report.
-fn generate(args: &[&str]) -> Value {
+pub(crate) fn generate(args: &[&str]) -> Value {
     require("python3");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-image-archive.py");
     let out = Command::new("python3")
@@ -47,7 +47,7 @@ fn push(args: &[&str]) -> Output {
 }
 
 /// Run `images push` with HOME (and so the push cache) at `home`, feeding `stdin`.
-fn push_in(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn push_in(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write as _;
     let mut child = Command::new(BIN)
         .args(["images", "push"])
@@ -77,15 +77,15 @@ fn push_in(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn s(b: &[u8]) -> String {
+pub(crate) fn s(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn p(path: &Path) -> String {
+pub(crate) fn p(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn json_of(o: &Output) -> Value {
+pub(crate) fn json_of(o: &Output) -> Value {
     assert!(
         o.status.success(),
         "exit {:?}\nstdout: {}\nstderr: {}",
@@ -96,7 +96,7 @@ fn json_of(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", s(&o.stdout)))
 }
 
-fn by_destination(v: &Value) -> std::collections::BTreeMap<String, Value> {
+pub(crate) fn by_destination(v: &Value) -> std::collections::BTreeMap<String, Value> {
     v["images"]
         .as_array()
         .expect("images list")
@@ -405,7 +405,7 @@ fn bad_sources_and_destinations_say_what_to_do() {
     assert!(!s(&o.stderr).contains("panicked"), "{}", s(&o.stderr));
 }
 
-fn sha256(b: &[u8]) -> String {
+pub(crate) fn sha256(b: &[u8]) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, b);
     let hex: String = d.as_ref().iter().map(|x| format!("{x:02x}")).collect();
     format!("sha256:{hex}")
@@ -431,7 +431,7 @@ fn skopeo_src(reg: &Registry, creds: Option<(&str, &str)>) -> Vec<String> {
 }
 
 /// `skopeo inspect --raw` of REPO:TAG.
-fn raw(reg: &Registry, repo_tag: &str, creds: Option<(&str, &str)>) -> (Vec<u8>, Value) {
+pub(crate) fn raw(reg: &Registry, repo_tag: &str, creds: Option<(&str, &str)>) -> (Vec<u8>, Value) {
     let bytes = reg.skopeo_raw(repo_tag, creds);
     let v = serde_json::from_slice(&bytes).expect("manifest JSON");
     (bytes, v)
@@ -439,7 +439,11 @@ fn raw(reg: &Registry, repo_tag: &str, creds: Option<(&str, &str)>) -> (Vec<u8>,
 
 /// `skopeo copy --all docker://... oci:DIR` — checks every blob's digest
 /// — then the diff_ids of every layer (decompressed here) against its config.
-fn copy_and_verify(reg: &Registry, repo_tag: &str, creds: Option<(&str, &str)>) -> PathBuf {
+pub(crate) fn copy_and_verify(
+    reg: &Registry,
+    repo_tag: &str,
+    creds: Option<(&str, &str)>,
+) -> PathBuf {
     require_tool("skopeo");
     let dir = reg
         .dir
@@ -503,7 +507,7 @@ fn copy_and_verify(reg: &Registry, repo_tag: &str, creds: Option<(&str, &str)>) 
     dir
 }
 
-fn platforms_of(index: &Value) -> Vec<String> {
+pub(crate) fn platforms_of(index: &Value) -> Vec<String> {
     let mut v: Vec<String> = index["manifests"]
         .as_array()
         .expect("an index")

@@ -12,6 +12,7 @@ mod doctor_cluster;
 mod e2e;
 mod images_cli;
 mod images_push;
+mod images_push_robust;
 mod krew_manifest;
 mod krm_kpt;
 mod limits;

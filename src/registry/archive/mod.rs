@@ -377,6 +377,10 @@ fn oci_layout(c: &Container, root: &str, out: &mut Vec<SourceImage>) -> Result<(
             let v: Value = serde_json::from_slice(&bytes)
                 .map_err(|e| anyhow!("{at}: index is not JSON: {e}"))?;
             let mut images = Vec::new();
+            // Platforms whose manifest is not in the layout (`ctr export`
+            // and `docker save` with the containerd store keep the whole
+            // index but only the blobs of the platforms they exported).
+            let mut partial = false;
             for (j, child) in v
                 .get("manifests")
                 .and_then(Value::as_array)
@@ -391,6 +395,12 @@ fn oci_layout(c: &Container, root: &str, out: &mut Vec<SourceImage>) -> Result<(
                 {
                     continue; // build attestations: not an image
                 }
+                if let Some(d) = child.get("digest").and_then(Value::as_str)
+                    && c.get(&blob_path(root, d)).is_none()
+                {
+                    partial = true;
+                    continue;
+                }
                 let (cmt, cbytes, cdigest) = read_descriptor(c, root, child, &at)?;
                 let mut img = oci_image(c, root, &cmt, cbytes, cdigest, &at)?;
                 if let Some(p) = child.get("platform").and_then(Platform::from_json) {
@@ -398,10 +408,17 @@ fn oci_layout(c: &Container, root: &str, out: &mut Vec<SourceImage>) -> Result<(
                 }
                 images.push(img);
             }
+            if images.is_empty() {
+                bail!(
+                    "{at}: the layout holds none of the platform manifests its index lists; the archive is incomplete — export it again with its platforms (e.g. ctr export --all-platforms)"
+                );
+            }
             out.push(SourceImage {
                 origin: c.origin.clone(),
                 reference: name,
-                index: Some(Verbatim {
+                // A partial index cannot be pushed as it is: a new one is
+                // built over the platforms present.
+                index: (!partial).then(|| Verbatim {
                     media_type: mt,
                     bytes: Arc::new(bytes),
                     digest,

@@ -151,7 +151,9 @@ pub fn plan(images: &[SourceImage], opts: &PlanOptions) -> Result<Vec<Target>> {
             by_platform.retain(|p, _| opts.platforms.contains(p));
         }
         let filtered = by_platform.len() != available.len();
-        let all_docker_save = by_platform.values().all(|(_, i)| i.from_docker_save);
+        // One `docker save` member is enough for a Docker manifest list:
+        // every registry (SWR included) takes one, not every one an OCI index.
+        let any_docker_save = by_platform.values().any(|(_, i)| i.from_docker_save);
         let source_docker = by_platform.values().all(|(_, i)| {
             i.from_docker_save
                 || i.manifest
@@ -161,7 +163,7 @@ pub fn plan(images: &[SourceImage], opts: &PlanOptions) -> Result<Vec<Target>> {
         let docker = match opts.format {
             Format::Docker => true,
             Format::Oci => false,
-            Format::Auto => all_docker_save || source_docker,
+            Format::Auto => any_docker_save || source_docker,
         };
         let members: Vec<Member> = by_platform
             .values()

@@ -1,7 +1,7 @@
 //! The write half of the distribution API on top of [`Client::send`]:
 //! blob existence, cross-repository mount, monolithic and chunked uploads,
 //! manifests. Retries with backoff on 5xx and broken connections.
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +23,9 @@ pub struct Uploader {
     pub registry: String,
     /// A proxy refused a monolithic PUT (413 or otherwise): go chunked first.
     prefer_chunked: AtomicBool,
+    /// Chunk size that last got through (a proxy's 413 halves it; later
+    /// blobs start from there).
+    chunk: AtomicUsize,
 }
 
 /// An error that says which repository and what to do.
@@ -43,6 +46,7 @@ impl Uploader {
             client,
             registry,
             prefer_chunked: AtomicBool::new(false),
+            chunk: AtomicUsize::new(CHUNK),
         }
     }
 
@@ -56,7 +60,8 @@ impl Uploader {
             match self.client.send(req.clone()).await {
                 Ok(r) if r.status().is_server_error() && attempt < RETRIES => {}
                 Ok(r) => return Ok(r),
-                Err(e) if e.status == Status::Unreachable && attempt < RETRIES => {}
+                Err(e) if (e.status == Status::Unreachable || e.transient) && attempt < RETRIES => {
+                }
                 Err(e) => return Err(e),
             }
             tokio::time::sleep(wait).await;
@@ -102,8 +107,28 @@ impl Uploader {
         }
     }
 
-    /// Upload `data` (whose sha256 is `digest`) to `repo`.
+    /// Upload `data` (whose sha256 is `digest`) to `repo`. When the upload
+    /// fails after its retries, the registry is asked whether the blob
+    /// arrived anyway (a proxy that broke the connection after forwarding
+    /// the last request).
     pub async fn upload(&self, repo: &str, digest: &str, data: Bytes) -> Result<(), RegistryError> {
+        match self.upload_once(repo, digest, data).await {
+            Err(e) if e.status != Status::Unauthorized => {
+                if let Ok(true) = self.exists(repo, digest).await {
+                    return Ok(());
+                }
+                Err(e)
+            }
+            r => r,
+        }
+    }
+
+    async fn upload_once(
+        &self,
+        repo: &str,
+        digest: &str,
+        data: Bytes,
+    ) -> Result<(), RegistryError> {
         if !self.prefer_chunked.load(Ordering::Relaxed) {
             match self.monolithic(repo, digest, data.clone()).await {
                 Ok(()) => return Ok(()),
@@ -160,7 +185,7 @@ impl Uploader {
     }
 
     async fn chunked(&self, repo: &str, digest: &str, data: Bytes) -> Result<(), RegistryError> {
-        let mut chunk = CHUNK;
+        let mut chunk = self.chunk.load(Ordering::Relaxed);
         'restart: loop {
             let mut loc = self.start(repo).await?;
             let mut at = 0usize;
@@ -174,6 +199,7 @@ impl Uploader {
                 let r = self.send(req).await?;
                 if r.status() == StatusCode::PAYLOAD_TOO_LARGE && chunk > 256 << 10 {
                     chunk /= 2;
+                    self.chunk.fetch_min(chunk, Ordering::Relaxed);
                     continue 'restart;
                 }
                 if r.status() != StatusCode::ACCEPTED {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod fault_proxy;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
