@@ -11,6 +11,7 @@ pub mod options;
 pub mod plan;
 mod pull_secret;
 pub mod splice;
+mod syntax;
 pub mod verify;
 
 use std::path::Path;

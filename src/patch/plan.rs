@@ -6,9 +6,10 @@ use tree_sitter::Node;
 pub use super::layer::{Change, Intent, Op, Seg, Splice, Warning};
 use super::layer::{Layer, Local};
 use super::options::EditSet;
+use super::syntax::{self, Diagnosis, Place, diagnose};
 use super::{annotations, images, pull_secret};
 use crate::error::Located;
-use crate::source::{LineIndex, Source};
+use crate::source::Source;
 use crate::yaml::block::BlockText;
 use crate::yaml::cst;
 use crate::yaml::limits;
@@ -89,12 +90,19 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
             big_document(&mut plan, source, edits, *chunk, doc, file_style)?;
             continue;
         }
-        let tree = cst::parse(chunk_text).map_err(|e| {
-            let (at, msg) = diagnose(chunk_text, e);
-            source.error_at(chunk.start + at, msg)
-        })?;
-        if let Some(dup) = cst::find_duplicate_key(tree.root_node(), chunk_text) {
-            return Err(source.error_at(chunk.start + dup.offset, dup.msg));
+        let place = Place {
+            source,
+            outer: |at: usize| chunk.start + at,
+            end: if chunk.end >= text.len() {
+                "end of file"
+            } else {
+                "the end of this document (the next ---)"
+            },
+            prefix: "",
+        };
+        let tree = cst::parse(chunk_text).map_err(|e| place.error(diagnose(chunk_text, e)))?;
+        if let Some(dup) = cst::duplicate_key(tree.root_node(), chunk_text) {
+            return Err(place.duplicate(dup));
         }
         let root = tree.root_node();
         let top = cst::document_content(root);
@@ -205,8 +213,13 @@ fn big_document(
     file_style: Observed,
 ) -> Result<(), Located> {
     let text = &source.text[chunk.start..chunk.end];
-    let found =
-        outline::outline(text).map_err(|e| source.error_at(chunk.start + e.offset, e.msg))?;
+    let place = Place {
+        source,
+        outer: |at: usize| chunk.start + at,
+        end: "end of this document",
+        prefix: "",
+    };
+    let found = outline::outline(text).map_err(|e| place.error(syntax::outline_error(text, e)))?;
     let mut label = String::new();
     if let (Some(kind), Some(_)) = (&found.kind, &found.api_version) {
         label = format!("{kind}/{}", found.name.as_deref().unwrap_or_default());
@@ -268,12 +281,15 @@ fn list_item(
     let piece = BlockText::from_range(text, item.start, item.end, item.indent)
         .map_err(|(off, msg)| source.error_at(chunk.start + off, msg))?;
     let at = |off: usize| chunk.start + piece.outer_offset(off);
-    let tree = cst::parse(&piece.text).map_err(|e| {
-        let (off, msg) = diagnose(&piece.text, e);
-        source.error_at(at(off), msg)
-    })?;
-    if let Some(dup) = cst::find_duplicate_key(tree.root_node(), &piece.text) {
-        return Err(source.error_at(at(dup.offset), dup.msg));
+    let place = Place {
+        source,
+        outer: |off: usize| chunk.start + piece.outer_position(off),
+        end: "the end of this list item",
+        prefix: "",
+    };
+    let tree = cst::parse(&piece.text).map_err(|e| place.error(diagnose(&piece.text, e)))?;
+    if let Some(dup) = cst::duplicate_key(tree.root_node(), &piece.text) {
+        return Err(place.duplicate(dup));
     }
     let root = tree.root_node();
     let Some(top) = cst::document_content(root).filter(|t| cst::is_mapping(*t)) else {
@@ -330,37 +346,6 @@ fn list_item(
         });
     }
     Ok(())
-}
-
-/// Explain a syntax error in `text` (a document, or mutate.yaml's inner
-/// document): the offset to report and the message.
-fn diagnose(text: &str, err: cst::SyntaxError) -> (usize, String) {
-    if err.msg.starts_with("nested more than") || err.msg.starts_with("this text has") {
-        // a limit (nesting depth, size): the message says what to do
-        return (err.offset, err.msg);
-    }
-    // A tab in the indentation is the usual cause: name it.
-    let mut pos = 0;
-    for line in text.split_inclusive('\n') {
-        let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
-        if let Some(t) = indent.find('\t') {
-            if !line.trim().is_empty() {
-                return (
-                    pos + t,
-                    "tab character in indentation: YAML allows only spaces for indentation".into(),
-                );
-            }
-        }
-        pos += line.len();
-    }
-    // The second parser usually says more precisely what is wrong.
-    if let Err(e) = crate::yaml::value::documents(text) {
-        return (
-            LineIndex::offset_of(text, e.line, e.col),
-            format!("invalid YAML: {}", e.msg),
-        );
-    }
-    (err.offset, err.msg)
 }
 
 /// A cheap textual test: can any requested edit find a target in this
@@ -529,22 +514,20 @@ impl ObjectCx<'_, '_> {
             self.source
                 .error_at(outer(off), format!("mutate.yaml: {msg}"))
         })?;
-        let inner_error = |off: usize, msg: &str| {
-            self.source.error_at(
-                outer(block.outer_offset(off)),
-                format!("mutate.yaml: {msg}"),
-            )
+        // errors inside the block are located in the file, both positions
+        let place = Place {
+            source: self.source,
+            outer: |off: usize| outer(block.outer_position(off)),
+            end: "the end of the mutate.yaml block",
+            prefix: "mutate.yaml: ",
         };
-        let tree = cst::parse(&block.text).map_err(|e| {
-            let (at, msg) = diagnose(&block.text, e);
-            inner_error(at, &msg)
-        })?;
-        if let Some(dup) = cst::find_duplicate_key(tree.root_node(), &block.text) {
-            return Err(inner_error(dup.offset, &dup.msg));
+        let tree = cst::parse(&block.text).map_err(|e| place.error(diagnose(&block.text, e)))?;
+        if let Some(dup) = cst::duplicate_key(tree.root_node(), &block.text) {
+            return Err(place.duplicate(dup));
         }
         if let Err(e) = crate::yaml::value::documents(&block.text) {
             let off = crate::source::LineIndex::offset_of(&block.text, e.line, e.col);
-            return Err(inner_error(off, &format!("invalid YAML: {}", e.msg)));
+            return Err(place.error(Diagnosis::plain(off, format!("invalid YAML: {}", e.msg))));
         }
         let root = tree.root_node();
         let style = Observed::of(root, &block.text)
