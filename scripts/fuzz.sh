@@ -36,4 +36,4 @@ done
 # and the run is twice as slow: `-s none` keeps the executions up.
 exec nice cargo +nightly fuzz run -s none engine "$corpus" -- \
   -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-  -dict="$root/fuzz/yaml.dict" -print_final_stats=1 -jobs=1 "$@" 2>&1 | tee fuzz.log
+  -dict="$root/fuzz/yaml.dict" -print_final_stats=1 "$@" 2>&1 | tee fuzz.log
