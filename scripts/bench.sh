@@ -12,10 +12,17 @@
 #                    once above 1,000 documents)
 #   --out            where to write the report (default BENCHMARKS.md)
 #   --no-install     do not apt-get install hyperfine / time when missing
+#   --shape-keys     key counts for the single-document shapes (one huge
+#                    block mapping, one flow mapping on one line, the same
+#                    inside a pod template; default "32768 327680")
 #
 # Timing uses hyperfine when it is installed (or installable), otherwise a
 # loop around `date +%s%N`. Peak memory is the maximum resident set size
-# reported by GNU time (`/usr/bin/time -f %M`), median of three runs.
+# reported by GNU time (`/usr/bin/time -f %M`), median of three runs. The
+# load average (`uptime`) before and after is recorded: on a shared machine
+# compare the side-by-side ratio, not absolute times. Everything in an
+# existing BENCHMARKS.md from the line "<!-- kept by scripts/bench.sh -->"
+# on is kept (hand-written sections).
 set -euo pipefail
 exec </dev/null # nothing here reads standard input; keep tools off a terminal's
 
@@ -24,6 +31,7 @@ kustomize_max=""
 runs=10
 out=""
 install=1
+shape_keys="32768 327680"
 registry="harbor.example.com:5000/apm"
 
 while [ $# -gt 0 ]; do
@@ -33,7 +41,8 @@ while [ $# -gt 0 ]; do
     --runs) runs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --no-install) install=0; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --shape-keys) shape_keys=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -96,6 +105,7 @@ peak_kb() {
   printf '%s\n' "${v[@]}" | sort -n | sed -n 2p
 }
 
+load_before=$(uptime | sed 's/.*load average: *//')
 rows=()
 for n in $sizes; do
   dir="$work/$n"
@@ -130,12 +140,54 @@ for n in $sizes; do
   rows+=("$n $bytes $ours_mean $ours_min $all_mean $ours_rss $ours_images ${k_mean:--} ${k_rss:--} ${k_images:--}")
 done
 
+# One document of K keys in three shapes: a block mapping (ConfigMap data),
+# a flow mapping on one line (ConfigMap data), and a flow mapping of pod
+# template annotations in a Deployment (a document the edits change).
+shape_rows=()
+for k in $shape_keys; do
+  for shape in block flow template; do
+    f="$work/shape-$shape-$k.yaml"
+    python3 - "$shape" "$k" "$f" <<'PY'
+import sys
+shape, k, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(path, "w") as out:
+    if shape == "block":
+        out.write("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n")
+        out.writelines(f"  key{i}: value{i}\n" for i in range(k))
+    else:
+        flow = "{" + ", ".join(f"key{i}: value{i}" for i in range(k)) + "}"
+        if shape == "flow":
+            out.write(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata: {flow}\n")
+        else:
+            out.write("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: big\nspec:\n"
+                      f"  template:\n    metadata:\n      annotations: {flow}\n    spec:\n"
+                      "      containers:\n      - name: c\n        image: nginx:1.25\n")
+    # an edited document next to it
+    out.write("---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n")
+PY
+    cmd=("$bin" patch "$f" --pull-secret --inject-pull-secret --registry "$registry" -o "$work/shape-out.yaml")
+    "${cmd[@]}" 2>"$work/stderr" || { echo "bench: patch failed on the $shape shape ($k keys):" >&2; tail -n 5 "$work/stderr" >&2; exit 1; }
+    echo "bench: $shape shape, $k keys" >&2
+    read -r s_mean _ < <(mean_ms 3 "${cmd[@]}")
+    s_rss=$(peak_kb "${cmd[@]}")
+    shape_rows+=("$shape $k $(stat -c %s "$f") $s_mean $s_rss")
+  done
+done
+load_after=$(uptime | sed 's/.*load average: *//')
+
 if [ "$have_hyperfine" = 1 ]; then timer="hyperfine $(hyperfine --version | awk '{print $2}') (-N, 1 warm-up, $runs runs; kustomize a single run above 1,000 documents)"; else timer="a date +%s%N loop (1 warm-up, $runs runs)"; fi
 kver=$( [ "$have_kubectl" = 1 ] && kubectl version --client 2>/dev/null | tr '\n' ' ' || echo "kubectl not installed")
-python3 - "$out" "$registry" "$timer" "$kver" "${rows[@]}" <<'PY'
+python3 - "$out" "$registry" "$timer" "$kver" "$load_before" "$load_after" "${#rows[@]}" "${rows[@]}" "${shape_rows[@]}" <<'PY'
 import os, platform, subprocess, sys, datetime
 
-out, registry, timer, kver, *rows = sys.argv[1:]
+out, registry, timer, kver, load_before, load_after, nrows, *rest = sys.argv[1:]
+rows, shape_rows = rest[:int(nrows)], [r.split() for r in rest[int(nrows):]]
+kept = ""
+if os.path.exists(out):
+    old = open(out).read()
+    mark = "<!-- kept by scripts/bench.sh -->"
+    if mark in old:
+        kept = old[old.index(mark):]
 
 def sh(cmd):
     try:
@@ -190,6 +242,7 @@ w("")
 w(f"- Date: {datetime.date.today().isoformat()}, commit {commit}")
 w(f"- CPU: {cpu}, {os.cpu_count()} cores; memory {mem} GiB; {platform.system()} {platform.release()}")
 w(f"- {sh('rustc --version')}; {kver.strip()}")
+w(f"- Load average (1, 5, 15 min) before the run: {load_before}; after: {load_after}")
 w("")
 w("## Results")
 w("")
@@ -227,6 +280,27 @@ w("")
 w("Targets (issue 2): at least 100x faster than kustomize on 1,000 documents,")
 w("linear growth, peak memory under 10x the file size.")
 w("")
-open(out, "w").write("\n".join(lines))
+if shape_rows:
+    w("## One huge document")
+    w("")
+    w("One document of K keys (plus a ServiceAccount), all edits: a block mapping")
+    w("(ConfigMap `data`), a flow mapping on one line (ConfigMap `data: {...}`), and")
+    w("a flow mapping of pod template annotations in a Deployment (edited: its")
+    w("image). Mean of 3 runs; peak RSS as above.")
+    w("")
+    w("| shape | keys | file size | time | time factor (x10 keys) | peak RSS | RSS / file size |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    prev = {}
+    for shape, k, b, ms, rss in shape_rows:
+        k, b, ms, rss = int(k), int(b), float(ms), int(rss)
+        p = prev.get(shape)
+        step = f"{ms/p[1]:.1f}x for {k/p[0]:.0f}x keys" if p else "-"
+        prev[shape] = (k, ms)
+        w(f"| {shape} | {k:,} | {b/1024:.0f} KiB | {ms:.1f} ms | {step} | {rss/1024:.1f} MiB | {rss*1024/b:.1f}x |")
+    w("")
+text = "\n".join(lines)
+if kept:
+    text += "\n" + kept
+open(out, "w").write(text)
 PY
 echo "bench: wrote $out" >&2

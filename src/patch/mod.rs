@@ -8,6 +8,7 @@ mod images;
 pub mod inventory;
 mod layer;
 pub mod options;
+mod parallel;
 pub mod plan;
 mod pull_secret;
 pub mod splice;

@@ -16,6 +16,7 @@ use crate::yaml::limits;
 use crate::yaml::outline::{self, Item};
 use crate::yaml::stream::{self, Chunk};
 use crate::yaml::style::Observed;
+use crate::yaml::value;
 
 /// Everything the edits will do to one text.
 #[derive(Debug, Default)]
@@ -28,6 +29,10 @@ pub struct Plan {
     pub labels: Vec<String>,
     pub objects: usize,
     pub(crate) seen: Seen,
+    /// Documents (in order) already found valid as they are by
+    /// [`value::quick_check`]: the self-check need not parse them again
+    /// when they come out unchanged.
+    pub checked: Vec<usize>,
 }
 
 /// How many targets each edit found (for "nothing to do" warnings).
@@ -54,6 +59,10 @@ pub(crate) fn template_path(kind: &str) -> Option<&'static [&'static str]> {
     }
 }
 
+/// Documents no edit targets are sampled for the file's style only up to
+/// this size.
+const STYLE_SAMPLE_MAX_BYTES: usize = 64 * 1024;
+
 /// Plan `edits` on `source`. Syntax errors come back located in the file.
 pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
     let text = source.text.as_str();
@@ -65,30 +74,82 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
     // The file's own style, for documents that show none: the first
     // documents usually show it all, so this parses only a few of them
     // (at most 50, so a file without any example is not parsed twice).
+    // A big document that no edit targets is never given a syntax tree
+    // (its tree would take many times its size in memory): it is not asked.
     let mut file_style = Observed::default();
     for chunk in chunks.iter().take(50) {
         if file_style.step.is_some() && file_style.seq.is_some() {
             break;
         }
         let chunk_text = &text[chunk.start..chunk.end];
-        if !limits::fits_span_parser(chunk_text) {
+        if !limits::fits_span_parser(chunk_text)
+            || (chunk_text.len() > STYLE_SAMPLE_MAX_BYTES && !may_need_edits(chunk_text, edits))
+        {
             continue;
         }
         if let Ok(tree) = cst::parse(chunk_text) {
             file_style = file_style.or(Observed::of(tree.root_node(), chunk_text));
         }
     }
+    // Documents are independent: plan contiguous ranges of them on the
+    // available cores, then merge in document order (the first error in
+    // document order wins, as in a sequential run).
+    let parts = super::parallel::map_ranges(&chunks, |range| {
+        plan_range(source, edits, &chunks, range, file_style)
+    });
+    for part in parts {
+        let part = part?;
+        plan.changes.extend(part.changes);
+        plan.intents.extend(part.intents);
+        plan.warnings.extend(part.warnings);
+        plan.labels.extend(part.labels);
+        plan.checked.extend(part.checked);
+        plan.objects += part.objects;
+        plan.seen.service_accounts += part.seen.service_accounts;
+        plan.seen.mutate_blocks += part.seen.mutate_blocks;
+        plan.seen.images += part.seen.images;
+        plan.seen.pod_templates += part.seen.pod_templates;
+    }
+    Ok(plan)
+}
+
+/// Plan the documents `range` of `chunks` (chunk fields of the result stay empty).
+fn plan_range(
+    source: &Source,
+    edits: &EditSet,
+    chunks: &[Chunk],
+    range: std::ops::Range<usize>,
+    file_style: Observed,
+) -> Result<Plan, Located> {
+    let text = source.text.as_str();
+    let mut plan = Plan::default();
     // One document at a time: parse, check, plan, drop the tree.
-    for (doc, chunk) in chunks.iter().enumerate() {
-        let start = chunk.start + bom_skip(&text[chunk.start..chunk.end]);
+    for (doc, whole) in chunks.iter().enumerate().take(range.end).skip(range.start) {
+        let start = whole.start + bom_skip(&text[whole.start..whole.end]);
         let chunk = &Chunk {
             start,
-            end: chunk.end,
+            end: whole.end,
         };
         let chunk_text = &text[chunk.start..chunk.end];
         if !limits::fits_span_parser(chunk_text) {
             big_document(&mut plan, source, edits, *chunk, doc, file_style)?;
             continue;
+        }
+        let relevant = may_need_edits(chunk_text, edits);
+        // A document that no edit targets and no warning looks into is only
+        // checked, on saphyr's event stream without building a tree; what
+        // that check cannot vouch for takes the full path (which names the error).
+        if !relevant && !(edits.registry.is_some() && images::any_lookalike_text(chunk_text)) {
+            if let Some(checked) = value::quick_check(chunk_text) {
+                if checked.label.is_some() {
+                    plan.objects += 1;
+                }
+                plan.labels.push(checked.label.unwrap_or_default());
+                if start == whole.start {
+                    plan.checked.push(doc);
+                }
+                continue;
+            }
         }
         let place = Place {
             source,
@@ -106,7 +167,6 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
         }
         let root = tree.root_node();
         let top = cst::document_content(root);
-        let relevant = may_need_edits(chunk_text, edits);
         let style = if relevant {
             Observed::of(root, chunk_text).or(file_style)
         } else {
@@ -525,7 +585,9 @@ impl ObjectCx<'_, '_> {
         if let Some(dup) = cst::duplicate_key(tree.root_node(), &block.text) {
             return Err(place.duplicate(dup));
         }
-        if let Err(e) = crate::yaml::value::documents(&block.text) {
+        if value::quick_check(&block.text).is_some() {
+            // valid as saphyr reads it
+        } else if let Err(e) = value::documents(&block.text) {
             let off = crate::source::LineIndex::offset_of(&block.text, e.line, e.col);
             return Err(place.error(Diagnosis::plain(off, format!("invalid YAML: {}", e.msg))));
         }

@@ -91,37 +91,113 @@ fn first_error(root: Node, text: &str) -> SyntaxError {
     SyntaxError { offset, msg }
 }
 
+/// Node kind and field ids of the YAML grammar, looked up once: comparing
+/// ids is much cheaper than [`Node::kind`] (a C string measured and checked
+/// as UTF-8 on every call) or finding a field by its name.
+pub(crate) struct Ids {
+    pub key: u16,
+    pub value: u16,
+    pub document: u16,
+    pub block_node: u16,
+    pub flow_node: u16,
+    pub plain_scalar: u16,
+    pub null_scalar: u16,
+    pub single_quote_scalar: u16,
+    pub double_quote_scalar: u16,
+    pub block_scalar: u16,
+    pub block_mapping: u16,
+    pub flow_mapping: u16,
+    pub block_mapping_pair: u16,
+    pub flow_pair: u16,
+    pub block_sequence: u16,
+    pub flow_sequence: u16,
+    pub block_sequence_item: u16,
+    pub comment: u16,
+    pub tag: u16,
+    pub anchor: u16,
+    pub yaml_directive: u16,
+    pub tag_directive: u16,
+    pub reserved_directive: u16,
+}
+
+pub(crate) fn ids() -> &'static Ids {
+    static IDS: std::sync::OnceLock<Ids> = std::sync::OnceLock::new();
+    IDS.get_or_init(|| {
+        let lang: tree_sitter::Language = tree_sitter_yaml::LANGUAGE.into();
+        let kind = |k: &str| lang.id_for_node_kind(k, true);
+        let field = |f: &str| lang.field_id_for_name(f).map_or(0, |id| id.get());
+        Ids {
+            key: field("key"),
+            value: field("value"),
+            document: kind("document"),
+            block_node: kind("block_node"),
+            flow_node: kind("flow_node"),
+            plain_scalar: kind("plain_scalar"),
+            null_scalar: kind("null_scalar"),
+            single_quote_scalar: kind("single_quote_scalar"),
+            double_quote_scalar: kind("double_quote_scalar"),
+            block_scalar: kind("block_scalar"),
+            block_mapping: kind("block_mapping"),
+            flow_mapping: kind("flow_mapping"),
+            block_mapping_pair: kind("block_mapping_pair"),
+            flow_pair: kind("flow_pair"),
+            block_sequence: kind("block_sequence"),
+            flow_sequence: kind("flow_sequence"),
+            block_sequence_item: kind("block_sequence_item"),
+            comment: kind("comment"),
+            tag: kind("tag"),
+            anchor: kind("anchor"),
+            yaml_directive: kind("yaml_directive"),
+            tag_directive: kind("tag_directive"),
+            reserved_directive: kind("reserved_directive"),
+        }
+    })
+}
+
+/// The `key` of a `block_mapping_pair` / `flow_pair`.
+pub fn pair_key(pair: Node) -> Option<Node> {
+    pair.child_by_field_id(ids().key)
+}
+
+/// The `value` of a `block_mapping_pair` / `flow_pair`.
+pub fn pair_value(pair: Node) -> Option<Node> {
+    pair.child_by_field_id(ids().value)
+}
+
+fn is_pair(node: Node) -> bool {
+    let (k, ids) = (node.kind_id(), ids());
+    k == ids.block_mapping_pair || k == ids.flow_pair
+}
+
 /// Skip `block_node`/`flow_node` wrappers, tags and anchors: the node that
 /// holds the content (mapping, sequence, scalar, alias). `None` for an empty node.
 pub fn content(node: Node) -> Option<Node> {
-    match node.kind() {
-        "block_node" | "flow_node" | "document" => {
-            let mut cursor = node.walk();
-            let inner = node
-                .named_children(&mut cursor)
-                .filter(|c| {
-                    !matches!(
-                        c.kind(),
-                        "tag"
-                            | "anchor"
-                            | "comment"
-                            | "yaml_directive"
-                            | "tag_directive"
-                            | "reserved_directive"
-                    )
-                })
-                .last();
-            inner.and_then(content)
+    let ids = ids();
+    let k = node.kind_id();
+    if k == ids.block_node || k == ids.flow_node || k == ids.document {
+        let mut cursor = node.walk();
+        let inner = node
+            .named_children(&mut cursor)
+            .filter(|c| {
+                let k = c.kind_id();
+                !(k == ids.tag
+                    || k == ids.anchor
+                    || k == ids.comment
+                    || k == ids.yaml_directive
+                    || k == ids.tag_directive
+                    || k == ids.reserved_directive)
+            })
+            .last();
+        inner.and_then(content)
+    } else if k == ids.plain_scalar {
+        let mut cursor = node.walk();
+        let scalar = node.named_children(&mut cursor).next();
+        match scalar {
+            Some(s) if s.kind_id() == ids.null_scalar => None,
+            _ => Some(node),
         }
-        "plain_scalar" => {
-            let mut cursor = node.walk();
-            let scalar = node.named_children(&mut cursor).next();
-            match scalar {
-                Some(s) if s.kind() == "null_scalar" => None,
-                _ => Some(node),
-            }
-        }
-        _ => Some(node),
+    } else {
+        Some(node)
     }
 }
 
@@ -130,23 +206,26 @@ pub fn document_content(root: Node) -> Option<Node> {
     let mut cursor = root.walk();
     let doc = root
         .named_children(&mut cursor)
-        .find(|c| c.kind() == "document")?;
+        .find(|c| c.kind_id() == ids().document)?;
     content(doc)
 }
 
 pub fn is_mapping(node: Node) -> bool {
-    matches!(node.kind(), "block_mapping" | "flow_mapping")
+    let (k, ids) = (node.kind_id(), ids());
+    k == ids.block_mapping || k == ids.flow_mapping
 }
 
 pub fn is_sequence(node: Node) -> bool {
-    matches!(node.kind(), "block_sequence" | "flow_sequence")
+    let (k, ids) = (node.kind_id(), ids());
+    k == ids.block_sequence || k == ids.flow_sequence
 }
 
 pub fn is_scalar(node: Node) -> bool {
-    matches!(
-        node.kind(),
-        "plain_scalar" | "single_quote_scalar" | "double_quote_scalar" | "block_scalar"
-    )
+    let (k, ids) = (node.kind_id(), ids());
+    k == ids.plain_scalar
+        || k == ids.single_quote_scalar
+        || k == ids.double_quote_scalar
+        || k == ids.block_scalar
 }
 
 /// One `key: value` entry of a mapping.
@@ -163,13 +242,13 @@ pub struct Pair<'t> {
 pub fn pairs<'t>(map: Node<'t>) -> Vec<Pair<'t>> {
     let mut cursor = map.walk();
     map.named_children(&mut cursor)
-        .filter(|c| matches!(c.kind(), "block_mapping_pair" | "flow_pair"))
+        .filter(|c| is_pair(*c))
         .filter_map(|p| {
-            let key = p.child_by_field_name("key")?;
+            let key = pair_key(p)?;
             Some(Pair {
                 node: p,
                 key,
-                value: p.child_by_field_name("value"),
+                value: pair_value(p),
             })
         })
         .collect()
@@ -179,17 +258,17 @@ pub fn pairs<'t>(map: Node<'t>) -> Vec<Pair<'t>> {
 pub fn get<'t>(map: Node<'t>, src: &str, key: &str) -> Option<Pair<'t>> {
     let mut cursor = map.walk();
     for p in map.named_children(&mut cursor) {
-        if !matches!(p.kind(), "block_mapping_pair" | "flow_pair") {
+        if !is_pair(p) {
             continue;
         }
-        let Some(k) = p.child_by_field_name("key") else {
+        let Some(k) = pair_key(p) else {
             continue;
         };
         if key_is(k, src, key) {
             return Some(Pair {
                 node: p,
                 key: k,
-                value: p.child_by_field_name("value"),
+                value: pair_value(p),
             });
         }
     }
@@ -233,7 +312,7 @@ pub fn items<'t>(seq: Node<'t>) -> Vec<Option<Node<'t>>> {
     match seq.kind() {
         "block_sequence" => seq
             .named_children(&mut cursor)
-            .filter(|c| c.kind() == "block_sequence_item")
+            .filter(|c| c.kind_id() == ids().block_sequence_item)
             .map(|item| {
                 let mut c2 = item.walk();
                 let inner = item.named_children(&mut c2).find(|c| c.kind() != "comment");
@@ -261,7 +340,7 @@ fn content_or_pair(node: Node) -> Option<Node> {
 pub fn block_items(seq: Node) -> Vec<Node> {
     let mut cursor = seq.walk();
     seq.named_children(&mut cursor)
-        .filter(|c| c.kind() == "block_sequence_item")
+        .filter(|c| c.kind_id() == ids().block_sequence_item)
         .collect()
 }
 
@@ -523,8 +602,8 @@ pub fn duplicate_key(node: Node, src: &str) -> Option<Duplicate> {
         let n = cursor.node();
         if is_mapping(n) {
             open.push((depth, Keys::default()));
-        } else if matches!(n.kind(), "block_mapping_pair" | "flow_pair") {
-            if let (Some(k), Some((_, seen))) = (n.child_by_field_name("key"), open.last_mut()) {
+        } else if is_pair(n) {
+            if let (Some(k), Some((_, seen))) = (pair_key(n), open.last_mut()) {
                 if let Some(key) = key_cow(k, src) {
                     if let Some(first) = seen.insert(key.clone(), k) {
                         return Some(Duplicate {
@@ -593,6 +672,48 @@ mod tests {
     fn top(tree: &Tree) -> Node<'_> {
         let doc = tree.root_node().named_child(0).unwrap();
         content(doc).unwrap()
+    }
+
+    #[test]
+    fn grammar_ids_name_their_kinds() {
+        let lang: tree_sitter::Language = tree_sitter_yaml::LANGUAGE.into();
+        let ids = ids();
+        for (name, id) in [
+            ("document", ids.document),
+            ("block_node", ids.block_node),
+            ("flow_node", ids.flow_node),
+            ("plain_scalar", ids.plain_scalar),
+            ("null_scalar", ids.null_scalar),
+            ("single_quote_scalar", ids.single_quote_scalar),
+            ("double_quote_scalar", ids.double_quote_scalar),
+            ("block_scalar", ids.block_scalar),
+            ("block_mapping", ids.block_mapping),
+            ("flow_mapping", ids.flow_mapping),
+            ("block_mapping_pair", ids.block_mapping_pair),
+            ("flow_pair", ids.flow_pair),
+            ("block_sequence", ids.block_sequence),
+            ("flow_sequence", ids.flow_sequence),
+            ("block_sequence_item", ids.block_sequence_item),
+            ("comment", ids.comment),
+            ("tag", ids.tag),
+            ("anchor", ids.anchor),
+            ("yaml_directive", ids.yaml_directive),
+            ("tag_directive", ids.tag_directive),
+            ("reserved_directive", ids.reserved_directive),
+        ] {
+            assert_ne!(id, 0, "{name}");
+            assert_eq!(lang.node_kind_for_id(id), Some(name));
+        }
+        assert_eq!(lang.field_name_for_id(ids.key), Some("key"));
+        assert_eq!(lang.field_name_for_id(ids.value), Some("value"));
+        // every kind the parser produces for these names has that id
+        let src = "%YAML 1.2\n---\n# c\na: &x !t 'q'\nb: \"d\"\nc: [1, {e: ~}]\nf:\n- |\n  g\n";
+        let tree = parse(src).unwrap();
+        walk(tree.root_node(), |n| {
+            let by_name = lang.id_for_node_kind(n.kind(), true);
+            assert_eq!(n.kind_id(), by_name, "{}", n.kind());
+            Walk::Descend
+        });
     }
 
     #[test]

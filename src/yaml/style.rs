@@ -30,19 +30,18 @@ impl Observed {
             if seen.step.is_some() && seen.seq.is_some() {
                 return cst::Walk::Stop;
             }
-            if n.kind() == "block_mapping_pair" {
-                if let (Some(key), Some(value)) =
-                    (n.child_by_field_name("key"), n.child_by_field_name("value"))
-                {
+            let ids = cst::ids();
+            if n.kind_id() == ids.block_mapping_pair {
+                if let (Some(key), Some(value)) = (cst::pair_key(n), cst::pair_value(n)) {
                     if let Some(v) = cst::content(value) {
                         let same_line = v.start_position().row == key.start_position().row;
-                        if !same_line && v.kind() == "block_mapping" && seen.step.is_none() {
+                        if !same_line && v.kind_id() == ids.block_mapping && seen.step.is_none() {
                             let step = cst::column(v).saturating_sub(cst::column(key));
                             if step > 0 {
                                 seen.step = Some(step);
                             }
                         }
-                        if !same_line && v.kind() == "block_sequence" && seen.seq.is_none() {
+                        if !same_line && v.kind_id() == ids.block_sequence && seen.seq.is_none() {
                             if let Some(item) = cst::block_items(v).first() {
                                 seen.seq = Some((
                                     cst::column(*item).saturating_sub(cst::column(key)),

@@ -31,6 +31,11 @@ pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
     } else {
         text
     };
+    // the common case straight from the event stream; anything it does
+    // not decide (anchors, tags, errors, ...) by the loader below
+    if let Some(docs) = quick_values(text) {
+        return Ok(docs);
+    }
     // values are built recursively: never from a text nested too deep
     super::limits::check_depth(text).map_err(|e| {
         let (line, col) = crate::source::line_col(text, e.offset);
@@ -96,6 +101,269 @@ fn load(text: &str) -> Result<Vec<Value>, ParseError> {
         return Err(scan_error(e));
     }
     loader.into_documents().iter().map(to_json).collect()
+}
+
+/// The values of a text without anchors, aliases, tags or merge keys,
+/// built straight from saphyr's events (no intermediate tree): what
+/// [`documents`] returns for it, or `None` for anything else (a syntax
+/// error, keys alike once resolved, a collection as a key, nesting past
+/// [`super::limits::MAX_DEPTH`]), which the loader then decides.
+fn quick_values(text: &str) -> Option<Vec<Value>> {
+    use saphyr_parser::Event;
+    enum Frame {
+        Seq(Vec<Value>),
+        Map(Map<String, Value>, Option<String>),
+    }
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut docs = Vec::new();
+    let mut root: Option<Value> = None;
+    while let Some(event) = parser.next_event() {
+        let (event, _) = event.ok()?;
+        let done = match event {
+            Event::Alias(_) => return None,
+            Event::Scalar(raw, style, anchor, tag) => {
+                if anchor > 0 || tag.is_some() {
+                    return None;
+                }
+                let plain = style == ScalarStyle::Plain;
+                if let Some(Frame::Map(_, key @ None)) = stack.last_mut() {
+                    if plain && raw == "<<" {
+                        return None;
+                    }
+                    *key = Some(if plain {
+                        match resolve(&raw) {
+                            Value::String(s) => s,
+                            Value::Null => "null".to_string(),
+                            Value::Bool(b) => b.to_string(),
+                            Value::Number(n) => n.to_string(),
+                            _ => return None,
+                        }
+                    } else {
+                        raw.into_owned()
+                    });
+                    continue;
+                }
+                if plain {
+                    resolve(&raw)
+                } else {
+                    Value::String(raw.into_owned())
+                }
+            }
+            Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
+                if anchor > 0 || tag.is_some() || stack.len() >= super::limits::MAX_DEPTH {
+                    return None;
+                }
+                if let Some(Frame::Map(_, None)) = stack.last() {
+                    return None; // a collection as a key
+                }
+                stack.push(if matches!(event, Event::MappingStart(..)) {
+                    Frame::Map(Map::new(), None)
+                } else {
+                    Frame::Seq(Vec::new())
+                });
+                continue;
+            }
+            Event::MappingEnd | Event::SequenceEnd => match stack.pop()? {
+                Frame::Seq(items) => Value::Array(items),
+                Frame::Map(map, None) => Value::Object(map),
+                Frame::Map(_, Some(_)) => return None,
+            },
+            Event::DocumentEnd => {
+                docs.push(root.take().unwrap_or(Value::Null));
+                continue;
+            }
+            _ => continue,
+        };
+        match stack.last_mut() {
+            None => root = Some(done),
+            Some(Frame::Seq(items)) => items.push(done),
+            Some(Frame::Map(map, key)) => {
+                let key = key.take()?;
+                if map.contains_key(&key) {
+                    return None; // the loader names the duplicate
+                }
+                map.insert(key, done);
+            }
+        }
+    }
+    if !stack.is_empty() || root.is_some() {
+        return None;
+    }
+    Some(docs)
+}
+
+/// What [`quick_check`] learns of a valid text: the first document's
+/// object label, as the planner names objects (`Kind/name` when the top
+/// mapping has a scalar `kind` and `apiVersion`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub label: Option<String>,
+}
+
+/// A check-only pass over saphyr's event stream that builds no values: fast
+/// and in little memory. `Some` only when [`documents`] would accept `text`
+/// (same parser, no anchors, aliases, tags or merge keys, no two keys of a
+/// mapping alike once resolved or decoded); `None` when it cannot tell
+/// (then [`documents`] decides and names any error).
+pub fn quick_check(text: &str) -> Option<Checked> {
+    if text.contains('\u{feff}') {
+        return None;
+    }
+    // the keys of each open mapping, as hashes of their resolved and their
+    // decoded text (a hash collision only sends the text to the slow path)
+    enum Frame {
+        Seq,
+        Map {
+            expect_key: bool,
+            keys: std::collections::HashSet<u64>,
+            /// Which key's value comes next (top mapping / metadata only).
+            slot: Slot,
+        },
+    }
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Slot {
+        Other,
+        Kind,
+        ApiVersion,
+        Metadata,
+        Name,
+    }
+    let hash = |tag: u8, s: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        tag.hash(&mut h);
+        s.hash(&mut h);
+        h.finish()
+    };
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut docs = 0usize;
+    let (mut kind, mut api_version, mut name) = (None, false, None);
+    let mut top_is_map = false;
+    // the metadata mapping of the first document is open at depth 2
+    let mut in_metadata = false;
+    while let Some(event) = parser.next_event() {
+        let (event, _) = event.ok()?;
+        let (is_node, collection) = match &event {
+            saphyr_parser::Event::Alias(_) => return None,
+            saphyr_parser::Event::Scalar(_, _, anchor, tag)
+            | saphyr_parser::Event::MappingStart(anchor, tag)
+            | saphyr_parser::Event::SequenceStart(anchor, tag) => {
+                if *anchor > 0 || tag.is_some() {
+                    return None;
+                }
+                (true, !matches!(event, saphyr_parser::Event::Scalar(..)))
+            }
+            saphyr_parser::Event::DocumentEnd => {
+                docs += 1;
+                (false, false)
+            }
+            saphyr_parser::Event::MappingEnd | saphyr_parser::Event::SequenceEnd => {
+                stack.pop();
+                if stack.len() == 1 {
+                    in_metadata = false;
+                }
+                (false, false)
+            }
+            _ => (false, false),
+        };
+        if !is_node {
+            continue;
+        }
+        let first_doc = docs == 0;
+        let depth = stack.len();
+        // the node's place in its parent
+        let mut slot = Slot::Other;
+        if let Some(Frame::Map {
+            expect_key,
+            keys,
+            slot: next,
+        }) = stack.last_mut()
+        {
+            if *expect_key {
+                let saphyr_parser::Event::Scalar(raw, style, ..) = &event else {
+                    return None; // a collection as a key
+                };
+                let plain = *style == ScalarStyle::Plain;
+                if plain && raw == "<<" {
+                    return None;
+                }
+                let resolved = if plain {
+                    match resolve(raw) {
+                        Value::String(s) => s,
+                        Value::Null => "null".to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Number(n) => n.to_string(),
+                        _ => return None,
+                    }
+                } else {
+                    raw.to_string()
+                };
+                // the span parser's duplicate check reads `~`/`null` keys as ""
+                let decoded: &str = if plain && matches!(scalar::kubectl(raw), Plain::Null) {
+                    ""
+                } else {
+                    raw
+                };
+                if !keys.insert(hash(0, &resolved)) || !keys.insert(hash(1, decoded)) {
+                    return None;
+                }
+                *next = match (first_doc, depth, in_metadata, raw.as_ref()) {
+                    (true, 1, _, "kind") if top_is_map => Slot::Kind,
+                    (true, 1, _, "apiVersion") if top_is_map => Slot::ApiVersion,
+                    (true, 1, _, "metadata") if top_is_map => Slot::Metadata,
+                    (true, 2, true, "name") => Slot::Name,
+                    _ => Slot::Other,
+                };
+                *expect_key = false;
+                continue;
+            }
+            *expect_key = true;
+            slot = std::mem::replace(next, Slot::Other);
+        }
+        match event {
+            saphyr_parser::Event::Scalar(raw, style, ..) => {
+                let null =
+                    style == ScalarStyle::Plain && matches!(scalar::kubectl(&raw), Plain::Null);
+                let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                if !null && !block {
+                    match slot {
+                        Slot::Kind => kind = Some(raw.into_owned()),
+                        Slot::ApiVersion => api_version = true,
+                        Slot::Name => name = Some(raw.into_owned()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {
+                let is_map = matches!(event, saphyr_parser::Event::MappingStart(..));
+                if first_doc && depth == 0 {
+                    top_is_map = is_map;
+                }
+                if is_map && slot == Slot::Metadata && depth == 1 {
+                    in_metadata = true;
+                }
+                if depth >= super::limits::MAX_DEPTH {
+                    return None; // deeper than the value builder goes
+                }
+                stack.push(if collection && is_map {
+                    Frame::Map {
+                        expect_key: true,
+                        keys: std::collections::HashSet::new(),
+                        slot: Slot::Other,
+                    }
+                } else {
+                    Frame::Seq
+                });
+            }
+        }
+    }
+    let label = match (kind, api_version) {
+        (Some(kind), true) => Some(format!("{kind}/{}", name.unwrap_or_default())),
+        _ => None,
+    };
+    Some(Checked { label })
 }
 
 /// YAML 1.2 allows a byte order mark at the start of every document (a
@@ -471,6 +739,80 @@ mod tests {
         assert!(u.expected.contains("closing \""), "{u:?}");
         assert_eq!(unclosed("a: [1]\n"), None);
         assert_eq!(unclosed("a: b: c\n"), None);
+    }
+
+    #[test]
+    fn quick_check_vouches_only_for_what_documents_accepts() {
+        let label = |t: &str| quick_check(t).map(|c| c.label);
+        assert_eq!(
+            label(
+                "apiVersion: v1\nkind: Service\nmetadata:\n  labels: {name: x}\n  name: web\nspec: {ports: [{port: 80}]}\n"
+            ),
+            Some(Some("Service/web".into()))
+        );
+        assert_eq!(
+            label("{\"kind\": \"List\", \"apiVersion\": \"v1\", \"items\": []}"),
+            Some(Some("List/".into()))
+        );
+        // not an object: no apiVersion, a null or block kind, not a mapping
+        assert_eq!(label("kind: Service\n"), Some(None));
+        assert_eq!(label("apiVersion: v1\nkind: ~\n"), Some(None));
+        assert_eq!(label("apiVersion: v1\nkind: |\n  X\n"), Some(None));
+        assert_eq!(label("- apiVersion: v1\n  kind: X\n"), Some(None));
+        assert_eq!(label("# only a comment\n"), Some(None));
+        // what only the full path decides
+        for text in [
+            "a: &x 1\nb: *x\n",
+            "a: !!str 1\n",
+            "a: {x: 1}\nb:\n  <<: {y: 2}\n",
+            "a: 1\n'a': 2\n",
+            "on: 1\n'true': 2\n",
+            "~: 1\n'': 2\n",
+            "? [a]\n: 1\n",
+            "a: [1, 2\nb: 3\n",
+            "\u{feff}a: 1\n",
+            &format!("a: {}{}\n", "[".repeat(300), "]".repeat(300)),
+        ] {
+            assert_eq!(quick_check(text), None, "{text:?}");
+        }
+        for text in [
+            "a: 1\nb: [x, 'y']\n---\n- true\n- ~\n",
+            "k: |\n  line1\n",
+            "m:\n  on: 1\n  'off': 2\n",
+            "a: 1\nb:\n  a: 2\n",
+        ] {
+            assert!(quick_check(text).is_some(), "{text:?}");
+            assert!(documents(text).is_ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn values_from_events_equal_the_loaders() {
+        for text in [
+            "a: 1\nb: [x, 'y', \"z\"]\n---\n- true\n- ~\n",
+            "k: |\n  line1\n  line2\nf: >-\n  a\n  b\n",
+            "m:\n  on: 1\n  'off': 2\n  012: 3\n  1e3: x\n  .inf: y\n",
+            "{\"kind\": \"List\", \"items\": [{\"a\": null}, [], {}]}",
+            "",
+            "# only a comment\n",
+            "---\n---\na: 1\n...\n",
+            "- [a: 1, b]\n- ? x\n  : y\n",
+            "a:\nb: ''\n",
+        ] {
+            let quick = quick_values(text).unwrap_or_else(|| panic!("{text:?}"));
+            assert_eq!(Ok(quick), load(text), "{text:?}");
+        }
+        for text in [
+            "a: &x 1\nb: *x\n",
+            "a: !!str 1\n",
+            "b:\n  <<: {y: 2}\n",
+            "on: 1\n'true': 2\n",
+            "? [a]\n: 1\n",
+            "a: [1, 2\nb: 3\n",
+            "a:\tb\n",
+        ] {
+            assert_eq!(quick_values(text), None, "{text:?}");
+        }
     }
 
     #[test]
