@@ -12,6 +12,8 @@ use serde_json::{Map, Number, Value};
 
 use super::scalar::{self, Plain};
 
+mod tabs;
+
 /// A parse error with a 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
@@ -49,42 +51,17 @@ pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
                 .to_string(),
         }
     })?;
-    // saphyr refuses a tab after `:` before a plain value (`key:\tvalue`),
-    // which YAML 1.2 and kubectl accept: where it says so, those tabs
-    // become spaces (same length: every position stays) and it tries again.
-    let mut untabbed: Option<String> = None;
-    loop {
-        let current = untabbed.as_deref().unwrap_or(text);
-        match load(current) {
-            Err(e) if e.msg == TAB_AFTER_COLON => match untab(current, &e) {
-                Some(fixed) => untabbed = Some(fixed),
-                None => return Err(e),
-            },
-            result => return result,
+    match load(text, false) {
+        Err(e) if e.msg == tabs::TAB_AFTER_COLON => {
+            tabs::parse_separating_tabs(text, |t| load(t, true))
         }
+        other => other.map(|(docs, _)| docs),
     }
 }
 
-const TAB_AFTER_COLON: &str = "':' must be followed by a valid YAML whitespace";
-
-/// The text with the tabs between the `:` before the error `e` and the
-/// value it points at replaced by spaces; `None` when there are none.
-fn untab(text: &str, e: &ParseError) -> Option<String> {
-    let at = crate::source::LineIndex::offset_of(text, e.line, e.col);
-    let run = text[..at].len() - text[..at].trim_end_matches([' ', '\t']).len();
-    let start = at - run;
-    if run == 0 || !text[..start].ends_with(':') || !text[start..at].contains('\t') {
-        return None;
-    }
-    let mut out = String::with_capacity(text.len());
-    out.push_str(&text[..start]);
-    out.push_str(&" ".repeat(run));
-    out.push_str(&text[at..]);
-    Some(out)
-}
-
-/// Parse with saphyr and turn its documents into JSON values.
-fn load(text: &str) -> Result<Vec<Value>, ParseError> {
+/// Parse with saphyr and turn its documents into JSON values; with
+/// `spans`, also the character spans of their quoted and block scalars.
+fn load(text: &str, spans: bool) -> Result<tabs::Parsed, ParseError> {
     let mut parser = saphyr_parser::Parser::new_from_str(text);
     let mut loader: YamlLoader<MarkedYaml> = YamlLoader::default();
     loader.early_parse(false);
@@ -100,7 +77,14 @@ fn load(text: &str) -> Result<Vec<Value>, ParseError> {
     if let Some(e) = loader.error() {
         return Err(scan_error(e));
     }
-    loader.into_documents().iter().map(to_json).collect()
+    let docs = loader.into_documents();
+    let mut content = Vec::new();
+    if spans {
+        docs.iter()
+            .for_each(|d| tabs::content_spans(d, &mut content));
+    }
+    let values = docs.iter().map(to_json).collect::<Result<_, _>>()?;
+    Ok((values, content))
 }
 
 /// The values of a text without anchors, aliases, tags or merge keys,
@@ -681,10 +665,18 @@ mod tests {
             documents("a:\tb\nc: {d:\t\te}\n").unwrap(),
             vec![json!({"a": "b", "c": {"d": "e"}})]
         );
-        // inside quotes a tab is content
+        // inside quotes and block scalars a tab is content
         assert_eq!(
             documents("a:\t\"x:\ty\"\n").unwrap(),
             vec![json!({"a": "x:\ty"})]
+        );
+        assert_eq!(
+            documents("é:\t'x:\ty'\n\"k:\tq\":\tb\nc: |\n  z:\tw\nd:\tplain\n").unwrap(),
+            vec![json!({"é": "x:\ty", "k:\tq": "b", "c": "z:\tw\n", "d": "plain"})]
+        );
+        assert_eq!(
+            documents("a: \"multi\n  line:\tx\"\nb:\tyz\n").unwrap(),
+            vec![json!({"a": "multi line:\tx", "b": "yz"})]
         );
     }
 
