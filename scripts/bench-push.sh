@@ -42,8 +42,8 @@ done
 cargo build --release --quiet
 bin=$PWD/target/release/kubectl-tingyun
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+# start_registry runs in $(...), a subshell: it leaves its pid in a file.
+cleanup() { for f in "$work"/*/pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$work"; }
 trap cleanup EXIT
 
 start_registry() { # NAME -> prints port
@@ -57,7 +57,7 @@ storage: {filesystem: {rootdirectory: $dir/data}}
 http: {addr: 127.0.0.1:$port, secret: bench}
 EOF
   env -i PATH=/usr/bin:/bin docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-  pids+=($!)
+  echo $! >"$dir/pid"
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.05; done
   echo "$port"
 }

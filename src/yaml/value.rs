@@ -792,7 +792,7 @@ mod tests {
             "a:\nb: ''\n",
         ] {
             let quick = quick_values(text).unwrap_or_else(|| panic!("{text:?}"));
-            assert_eq!(Ok(quick), load(text, false).map(|p| p.0), "{text:?}");
+            assert_eq!(Ok(quick), load(text, false).map(|(v, _)| v), "{text:?}");
         }
         for text in [
             "a: &x 1\nb: *x\n",
