@@ -28,7 +28,9 @@ pub fn unified(old: &str, new: &str, name: &str, color: bool) -> String {
         out.push('\n');
         for op in &group {
             for change in diff.iter_changes(op) {
-                let line = change.value().trim_end_matches(['\n', '\r']);
+                // only the `\n`: a CRLF file's diff keeps its CRs, or
+                // `patch` / `git apply` cannot apply it to the file
+                let line = change.value().strip_suffix('\n').unwrap_or(change.value());
                 let (sign, hue) = match change.tag() {
                     ChangeTag::Delete => ('-', Some(AnsiColor::Red)),
                     ChangeTag::Insert => ('+', Some(AnsiColor::Green)),
@@ -58,6 +60,32 @@ fn paint(s: &str, hue: Option<AnsiColor>, color: bool) -> String {
 
 /// Replace every value under `data`/`stringData` of Secret objects with `***`.
 pub fn mask_secrets(text: &str) -> String {
+    let spans = secret_value_spans(text);
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for (s, e) in spans {
+        out.push_str(&text[pos..s]);
+        out.push_str("***");
+        pos = e;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// Byte ranges of every value under `data`/`stringData` of Secret objects,
+/// in order (what [`mask_secrets`] hides).
+pub fn secret_value_spans(text: &str) -> Vec<(usize, usize)> {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let bom = text.len() - body.len();
+    let mut spans: Vec<(usize, usize)> = secret_spans_without_bom(body)
+        .into_iter()
+        .map(|(s, e)| (s + bom, e + bom))
+        .collect();
+    spans.sort_unstable();
+    spans
+}
+
+fn secret_spans_without_bom(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     for chunk in stream::split(text) {
         let chunk_text = &text[chunk.start..chunk.end];
@@ -94,15 +122,46 @@ pub fn mask_secrets(text: &str) -> String {
             }
         }
     }
-    spans.sort_unstable();
-    let mut out = String::with_capacity(text.len());
-    let mut pos = 0;
-    for (s, e) in spans {
-        out.push_str(&text[pos..s]);
+    spans
+}
+
+/// `msg` (a message about something at a place inside the Secret value
+/// `value`) with that value hidden as diffs hide it: every quoted string
+/// and every word of the value become `***`.
+pub fn mask_message(msg: &str, value: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    // quoted strings ("..." with backslash escapes, as `{:?}` writes them)
+    while let Some(open) = rest.find('"') {
+        let after = &rest[open + 1..];
+        let mut close = None;
+        let mut escaped = false;
+        for (i, c) in after.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    close = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let Some(close) = close else {
+            break;
+        };
+        out.push_str(&rest[..open]);
         out.push_str("***");
-        pos = e;
+        rest = &after[close + 1..];
     }
-    out.push_str(&text[pos..]);
+    out.push_str(rest);
+    let mut words: Vec<&str> = value
+        .split(|c: char| c.is_whitespace() || "\"'".contains(c))
+        .filter(|w| w.chars().count() >= 3)
+        .collect();
+    words.sort_unstable_by_key(|w| std::cmp::Reverse(w.len()));
+    for w in words {
+        out = out.replace(w, "***");
+    }
     out
 }
 
@@ -127,5 +186,23 @@ mod tests {
         let m = mask_secrets(text);
         assert!(!m.contains("c2VjcmV0") && !m.contains("hunter2"), "{m}");
         assert!(m.contains("tls.key: ***") && m.contains("k: visible"));
+        let m = mask_secrets(&format!("\u{feff}{text}"));
+        assert!(!m.contains("hunter2") && m.starts_with('\u{feff}'), "{m}");
+    }
+
+    #[test]
+    fn crlf_lines_keep_their_cr() {
+        let d = unified("a: 1\r\nb: 2\r\n", "a: 1\r\nb: 3\r\n", "f", false);
+        assert!(d.ends_with(" a: 1\r\n-b: 2\r\n+b: 3\r\n"), "{d:?}");
+    }
+
+    #[test]
+    fn messages_about_a_secret_value_hide_it() {
+        let m = mask_message(
+            "\"reg.example/p:w0rd\" looks like an image",
+            "reg.example/p:w0rd",
+        );
+        assert_eq!(m, "*** looks like an image");
+        assert_eq!(mask_message("near p:w0rd x", "a p:w0rd"), "near *** x");
     }
 }

@@ -16,6 +16,7 @@
 //! | 1 | an error (message on standard error), or the agent did not become Ready; with `--dry-run=server`: there are differences |
 //! | 2 | a usage error (flags that do not parse); with `--dry-run=server`: any error, no diff was produced |
 //! | 130 | interrupted (Ctrl-C); what was already applied is listed |
+//! | 141 | the reader of the output went away (`... \| head`): killed by SIGPIPE, as kubectl and cat are (a shell shows 141 = 128 + 13) |
 //!
 //! `--help` and `--version` exit 0. The README's "Exit codes" section is
 //! this table.
@@ -30,6 +31,11 @@ pub const DIFF_ERROR: i32 = 2;
 pub const USAGE: i32 = 2;
 /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: i32 = 130;
+
+/// The reader of standard output (or error) went away, e.g. `| head`,
+/// after the command succeeded: the process kills itself with SIGPIPE, as
+/// kubectl (any Go program) and cat do; a shell reports 128 + 13.
+pub const BROKEN_PIPE: i32 = 141;
 
 /// How a command ended, its messages already written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! it once from the process's streams ([`Output::stdio`]); a test builds it
 //! over two buffers ([`Output::plain`]) and reads what a command wrote.
 use std::io::{IsTerminal as _, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where a command writes and how.
 pub struct Output<'a> {
@@ -61,6 +62,70 @@ impl<'a> Output<'a> {
             color: self.color,
             width: self.width,
         }
+    }
+}
+
+/// Set once a write to standard output (0) or error (1) found the reader gone.
+static PIPE_CLOSED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+/// The process's standard output or error for the [`Output`] handle: when
+/// its reader has gone (`kubectl tingyun ... | head`), further output to it
+/// is dropped instead of failing the command with "Broken pipe", and
+/// [`pipe_closed`] says so; the command line then ends the process the way
+/// kubectl and cat end (killed by SIGPIPE: status 141 in a shell).
+pub struct Std<W: Write> {
+    inner: W,
+    closed: &'static AtomicBool,
+}
+
+/// Standard output, see [`Std`].
+pub fn stdout() -> Std<std::io::Stdout> {
+    Std {
+        inner: std::io::stdout(),
+        closed: &PIPE_CLOSED[0],
+    }
+}
+
+/// Standard error, see [`Std`].
+pub fn stderr() -> Std<std::io::Stderr> {
+    Std {
+        inner: std::io::stderr(),
+        closed: &PIPE_CLOSED[1],
+    }
+}
+
+/// Did a write to standard output or error find its reader gone?
+pub fn pipe_closed() -> bool {
+    PIPE_CLOSED.iter().any(|c| c.load(Ordering::Relaxed))
+}
+
+impl<W: Write> Std<W> {
+    fn gone<T>(&self, r: std::io::Result<T>, done: T) -> std::io::Result<T> {
+        match r {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed.store(true, Ordering::Relaxed);
+                Ok(done)
+            }
+            other => other,
+        }
+    }
+}
+
+impl<W: Write> Write for Std<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ok(buf.len());
+        }
+        let r = self.inner.write(buf);
+        self.gone(r, buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let r = self.inner.flush();
+        self.gone(r, ())
     }
 }
 

@@ -39,6 +39,20 @@ impl Source {
                 "is a directory: give the path of a YAML manifest file",
             ));
         }
+        // A FIFO without a writer, /dev/zero, a terminal: reading would
+        // block or never end. Standard input (`-`) reads a pipe.
+        if !meta.is_file() {
+            return Err(Located::new(
+                arg,
+                1,
+                1,
+                format!(
+                    "is {}, not a regular file: give the path of a YAML manifest file, or `-` \
+                     to read standard input (e.g. `kubectl tingyun patch - < FILE`)",
+                    file_type_name(&meta)
+                ),
+            ));
+        }
         let bytes = std::fs::read(&path).map_err(|e| Located::new(arg, 1, 1, io_message(&e)))?;
         Source::decode(arg, Some(path), bytes)
     }
@@ -102,6 +116,29 @@ impl Source {
         let (line, col) = line_col(&self.text, offset);
         Located::new(self.label.clone(), line, col, msg)
     }
+}
+
+/// What a file that is not a regular file is, in the words of `ls -l`/`stat`.
+fn file_type_name(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = meta;
+    "a special file"
 }
 
 fn io_message(e: &std::io::Error) -> String {

@@ -176,8 +176,8 @@ pub fn main() -> i32 {
     if as_completer || argv.first().map(String::as_str) == Some("__complete") {
         let words = if as_completer { &argv[..] } else { &argv[1..] };
         let (items, directive) = complete::answer(&Cli::command(), words);
-        let _ = complete::write_answer(&mut std::io::stdout().lock(), &items, directive);
-        return exit::OK;
+        let _ = complete::write_answer(&mut crate::output::stdout(), &items, directive);
+        return finish(exit::OK);
     }
     let space_hint = || hints::space_instead_of_equals(&Cli::command(), &argv);
     let cli = match Cli::try_parse() {
@@ -192,18 +192,19 @@ pub fn main() -> i32 {
             if e.use_stderr()
                 && let Some(hint) = space_hint()
             {
-                eprintln!("{hint}");
+                say(hint);
             }
             return code;
         }
     };
     // One output handle over the process's streams for every command.
-    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    // (a reader that goes away, `| head`, ends the process quietly: see `finish`)
+    let (mut stdout, mut stderr) = (crate::output::stdout(), crate::output::stderr());
     let mut output = crate::output::Output::stdio(&mut stdout, &mut stderr);
     let (mode, result) = match &cli.command {
         Command::Patch(args) => {
             if let Some(msg) = hints::output_format_word(args.output.as_deref()) {
-                eprintln!("error: {msg}");
+                say(format!("error: {msg}"));
                 return exit::error(raw_mode(std::env::args_os()));
             }
             let mut options = args.options();
@@ -266,25 +267,43 @@ pub fn main() -> i32 {
                 .and_then(|o| crate::doctor::run(&o, &mut output)),
         ),
         Command::Completion(args) => {
-            complete::print_script(args.shell, &mut Cli::command(), &mut std::io::stdout());
-            return exit::OK;
+            complete::print_script(args.shell, &mut Cli::command(), &mut *output.out);
+            return finish(exit::OK);
         }
         Command::Version(args) => {
-            if args.output.is_some() {
-                println!("{}", crate::version::json());
+            let line = if args.output.is_some() {
+                crate::version::json()
             } else {
-                println!("{}", crate::version::line());
-            }
-            return exit::OK;
+                crate::version::line()
+            };
+            let _ = writeln!(output.out, "{line}");
+            return finish(exit::OK);
         }
     };
     if let Err(e) = &result {
-        eprintln!("{}", crate::error::render(e));
+        say(crate::error::render(e));
         if let Some(hint) = space_hint() {
-            eprintln!("{hint}");
+            say(hint);
         }
     }
-    exit::code(&result, mode)
+    finish(exit::code(&result, mode))
+}
+
+/// A line on standard error (dropped if nobody reads it any more).
+fn say(line: impl std::fmt::Display) {
+    use std::io::Write as _;
+    let _ = writeln!(crate::output::stderr(), "{line}");
+}
+
+/// The exit code, or [`exit::BROKEN_PIPE`] when the command succeeded but
+/// the reader of its output went away (`| head`): the process then ends as
+/// kubectl and cat do, killed by SIGPIPE (`src/main.rs`), not with an error.
+fn finish(code: i32) -> i32 {
+    if code == exit::OK && crate::output::pipe_closed() {
+        exit::BROKEN_PIPE
+    } else {
+        code
+    }
 }
 
 /// `patch --krm`: standard input to standard output; errors on stderr.
@@ -292,19 +311,21 @@ fn krm(options: &crate::patch::PatchOptions) -> i32 {
     use std::io::{Read as _, Write as _};
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("error: cannot read the ResourceList from standard input: {e}");
+        say(format!(
+            "error: cannot read the ResourceList from standard input: {e}"
+        ));
         return exit::FAILURE;
     }
     match crate::krm::run("<stdin>", &input, options) {
-        Ok(out) => match std::io::stdout().lock().write_all(out.as_bytes()) {
-            Ok(()) => exit::OK,
+        Ok(out) => match crate::output::stdout().write_all(out.as_bytes()) {
+            Ok(()) => finish(exit::OK),
             Err(e) => {
-                eprintln!("error: cannot write standard output: {e}");
+                say(format!("error: cannot write standard output: {e}"));
                 exit::FAILURE
             }
         },
         Err(e) => {
-            eprintln!("{}", crate::error::render(&e));
+            say(crate::error::render(&e));
             exit::FAILURE
         }
     }

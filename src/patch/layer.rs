@@ -11,6 +11,9 @@ use crate::yaml::style::Style;
 pub struct Change {
     pub splice: Splice,
     pub object: String,
+    /// The object's `metadata.namespace`, if it has one: objects are
+    /// counted by namespace, kind and name.
+    pub namespace: Option<String>,
     pub what: String,
 }
 
@@ -58,6 +61,8 @@ pub(crate) struct Local {
     pub what: String,
     /// `Kind/name` of the object being edited.
     pub object: String,
+    /// Its namespace, if it names one.
+    pub namespace: Option<String>,
 }
 
 /// The text being walked, its layout, and where edits and intents go.
@@ -70,6 +75,8 @@ pub(crate) struct Layer<'a> {
     pub object: Vec<Seg>,
     /// `Kind/name` of the object being walked.
     pub label: String,
+    /// Its `metadata.namespace`, if it names one.
+    pub namespace: Option<String>,
     /// The document is JSON: new keys and strings are written as JSON.
     pub json: bool,
     pub edits: Vec<Local>,
@@ -100,6 +107,7 @@ impl<'a> Layer<'a> {
             text,
             what,
             object,
+            namespace: self.namespace.clone(),
         });
     }
 

@@ -12,6 +12,7 @@ mod parallel;
 pub mod plan;
 mod pull_secret;
 pub mod splice;
+mod syntax;
 pub mod verify;
 
 use std::path::Path;
@@ -32,6 +33,8 @@ pub struct Reported {
     /// 1-based line in the output.
     pub line: usize,
     pub object: String,
+    /// The object's namespace, if it names one.
+    pub namespace: Option<String>,
     pub what: String,
 }
 
@@ -48,6 +51,19 @@ pub struct Outcome {
 impl Outcome {
     pub fn changed(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// How many objects changed, told apart by namespace, kind and name
+    /// (`Deployment/web` in two namespaces is two objects).
+    pub fn objects_changed(&self) -> usize {
+        let mut o: Vec<(Option<&str>, &str)> = self
+            .changes
+            .iter()
+            .map(|c| (c.namespace.as_deref(), c.object.as_str()))
+            .collect();
+        o.sort_unstable();
+        o.dedup();
+        o.len()
     }
 }
 
@@ -66,12 +82,25 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
         .into());
     }
     let input_lines = LineIndex::new(&source.text);
+    // a warning about a Secret's data/stringData value hides it, as diffs do
+    let secrets = if plan.warnings.is_empty() {
+        Vec::new()
+    } else {
+        crate::diff::secret_value_spans(&source.text)
+    };
     let mut warnings: Vec<String> = plan
         .warnings
         .iter()
         .map(|w| {
             let (line, col) = input_lines.line_col(&source.text, w.offset);
-            format!("{line}:{col}: warning: {}", w.msg)
+            let msg = match secrets
+                .iter()
+                .find(|(s, e)| *s <= w.offset && w.offset < *e)
+            {
+                Some(&(s, e)) => crate::diff::mask_message(&w.msg, &source.text[s..e]),
+                None => w.msg.clone(),
+            };
+            format!("{line}:{col}: warning: {msg}")
         })
         .collect();
     let seen = plan.seen;
@@ -141,6 +170,7 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
             Reported {
                 line: index.line(off + lead),
                 object: c.object.clone(),
+                namespace: c.namespace.clone(),
                 what: c.what.clone(),
             }
         })
@@ -177,12 +207,7 @@ pub fn run(args: &PatchOptions, output: &mut Output) -> anyhow::Result<Status> {
         writeln!(err, "{label}:{}: {}: {}", c.line, c.object, c.what)?;
     }
     let dry = args.dry_run.any();
-    let objects = {
-        let mut o: Vec<&str> = outcome.changes.iter().map(|c| c.object.as_str()).collect();
-        o.sort_unstable();
-        o.dedup();
-        o.len()
-    };
+    let objects = outcome.objects_changed();
     if outcome.changed() {
         let n = outcome.changes.len();
         writeln!(
@@ -201,7 +226,14 @@ pub fn run(args: &PatchOptions, output: &mut Output) -> anyhow::Result<Status> {
     }
 
     if args.dry_run == DryRun::Client {
-        let diff = crate::diff::unified(&source.text, &outcome.output, label, output.color);
+        // the file's bytes (BOM, CRs) so that `patch` / `git apply` apply it
+        let bom = if source.bom { "\u{feff}" } else { "" };
+        let diff = crate::diff::unified(
+            &format!("{bom}{}", source.text),
+            &format!("{bom}{}", outcome.output),
+            label,
+            output.color,
+        );
         output.out.write_all(diff.as_bytes())?;
     } else if args.dry_run != DryRun::Server {
         // stdin goes to stdout, except with --apply, where the cluster is

@@ -6,9 +6,10 @@ use tree_sitter::Node;
 pub use super::layer::{Change, Intent, Op, Seg, Splice, Warning};
 use super::layer::{Layer, Local};
 use super::options::EditSet;
+use super::syntax::{self, Diagnosis, Place, diagnose};
 use super::{annotations, images, pull_secret};
 use crate::error::Located;
-use crate::source::{LineIndex, Source};
+use crate::source::Source;
 use crate::yaml::block::BlockText;
 use crate::yaml::cst;
 use crate::yaml::limits;
@@ -150,12 +151,19 @@ fn plan_range(
                 continue;
             }
         }
-        let tree = cst::parse(chunk_text).map_err(|e| {
-            let (at, msg) = diagnose(chunk_text, e);
-            source.error_at(chunk.start + at, msg)
-        })?;
-        if let Some(dup) = cst::find_duplicate_key(tree.root_node(), chunk_text) {
-            return Err(source.error_at(chunk.start + dup.offset, dup.msg));
+        let place = Place {
+            source,
+            outer: |at: usize| chunk.start + at,
+            end: if chunk.end >= text.len() {
+                "end of file"
+            } else {
+                "the end of this document (the next ---)"
+            },
+            prefix: "",
+        };
+        let tree = cst::parse(chunk_text).map_err(|e| place.error(diagnose(chunk_text, e)))?;
+        if let Some(dup) = cst::duplicate_key(tree.root_node(), chunk_text) {
+            return Err(place.duplicate(dup));
         }
         let root = tree.root_node();
         let top = cst::document_content(root);
@@ -171,6 +179,7 @@ fn plan_range(
             inner: false,
             object: Vec::new(),
             label: String::new(),
+            namespace: None,
             json: top.is_some_and(crate::yaml::edit::is_json),
             edits: Vec::new(),
             intents: Vec::new(),
@@ -222,6 +231,7 @@ fn plan_range(
                     text: l.text,
                 },
                 object: l.object,
+                namespace: l.namespace,
                 what: l.what,
             });
         }
@@ -263,8 +273,13 @@ fn big_document(
     file_style: Observed,
 ) -> Result<(), Located> {
     let text = &source.text[chunk.start..chunk.end];
-    let found =
-        outline::outline(text).map_err(|e| source.error_at(chunk.start + e.offset, e.msg))?;
+    let place = Place {
+        source,
+        outer: |at: usize| chunk.start + at,
+        end: "end of this document",
+        prefix: "",
+    };
+    let found = outline::outline(text).map_err(|e| place.error(syntax::outline_error(text, e)))?;
     let mut label = String::new();
     if let (Some(kind), Some(_)) = (&found.kind, &found.api_version) {
         label = format!("{kind}/{}", found.name.as_deref().unwrap_or_default());
@@ -326,12 +341,15 @@ fn list_item(
     let piece = BlockText::from_range(text, item.start, item.end, item.indent)
         .map_err(|(off, msg)| source.error_at(chunk.start + off, msg))?;
     let at = |off: usize| chunk.start + piece.outer_offset(off);
-    let tree = cst::parse(&piece.text).map_err(|e| {
-        let (off, msg) = diagnose(&piece.text, e);
-        source.error_at(at(off), msg)
-    })?;
-    if let Some(dup) = cst::find_duplicate_key(tree.root_node(), &piece.text) {
-        return Err(source.error_at(at(dup.offset), dup.msg));
+    let place = Place {
+        source,
+        outer: |off: usize| chunk.start + piece.outer_position(off),
+        end: "the end of this list item",
+        prefix: "",
+    };
+    let tree = cst::parse(&piece.text).map_err(|e| place.error(diagnose(&piece.text, e)))?;
+    if let Some(dup) = cst::duplicate_key(tree.root_node(), &piece.text) {
+        return Err(place.duplicate(dup));
     }
     let root = tree.root_node();
     let Some(top) = cst::document_content(root).filter(|t| cst::is_mapping(*t)) else {
@@ -344,6 +362,7 @@ fn list_item(
         inner: false,
         object: Vec::new(),
         label: String::new(),
+        namespace: None,
         // an item of a JSON list is JSON
         json: crate::yaml::edit::is_json(top),
         edits: Vec::new(),
@@ -382,41 +401,11 @@ fn list_item(
                 text,
             },
             object: l.object,
+            namespace: l.namespace,
             what: l.what,
         });
     }
     Ok(())
-}
-
-/// Explain a syntax error in `text` (a document, or mutate.yaml's inner
-/// document): the offset to report and the message.
-fn diagnose(text: &str, err: cst::SyntaxError) -> (usize, String) {
-    if err.msg.starts_with("nested more than") || err.msg.starts_with("this text has") {
-        // a limit (nesting depth, size): the message says what to do
-        return (err.offset, err.msg);
-    }
-    // A tab in the indentation is the usual cause: name it.
-    let mut pos = 0;
-    for line in text.split_inclusive('\n') {
-        let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
-        if let Some(t) = indent.find('\t') {
-            if !line.trim().is_empty() {
-                return (
-                    pos + t,
-                    "tab character in indentation: YAML allows only spaces for indentation".into(),
-                );
-            }
-        }
-        pos += line.len();
-    }
-    // The second parser usually says more precisely what is wrong.
-    if let Err(e) = crate::yaml::value::documents(text) {
-        return (
-            LineIndex::offset_of(text, e.line, e.col),
-            format!("invalid YAML: {}", e.msg),
-        );
-    }
-    (err.offset, err.msg)
 }
 
 /// A cheap textual test: can any requested edit find a target in this
@@ -440,6 +429,14 @@ pub(crate) fn object_label(map: Node, src: &str) -> Option<String> {
         .and_then(|n| cst::scalar_text(n, src))
         .unwrap_or_default();
     Some(format!("{kind}/{name}"))
+}
+
+/// `metadata.namespace` of an object, when it names one.
+fn object_namespace(map: Node, src: &str) -> Option<String> {
+    cst::get_value(map, src, "metadata")
+        .and_then(|m| cst::get_value(m, src, "namespace"))
+        .and_then(|n| cst::scalar_text(n, src))
+        .filter(|ns| !ns.is_empty())
 }
 
 /// Walks one object and dispatches to the edits that apply to its kind.
@@ -471,6 +468,7 @@ impl ObjectCx<'_, '_> {
             return Ok(());
         };
         let outer_label = std::mem::replace(&mut layer.label, label);
+        let outer_namespace = std::mem::replace(&mut layer.namespace, object_namespace(map, src));
         layer.object = path.clone();
         match kind.as_str() {
             "ServiceAccount" => {
@@ -510,6 +508,7 @@ impl ObjectCx<'_, '_> {
         }
         layer.object = path;
         layer.label = outer_label;
+        layer.namespace = outer_namespace;
         Ok(())
     }
 
@@ -575,24 +574,22 @@ impl ObjectCx<'_, '_> {
             self.source
                 .error_at(outer(off), format!("mutate.yaml: {msg}"))
         })?;
-        let inner_error = |off: usize, msg: &str| {
-            self.source.error_at(
-                outer(block.outer_offset(off)),
-                format!("mutate.yaml: {msg}"),
-            )
+        // errors inside the block are located in the file, both positions
+        let place = Place {
+            source: self.source,
+            outer: |off: usize| outer(block.outer_position(off)),
+            end: "the end of the mutate.yaml block",
+            prefix: "mutate.yaml: ",
         };
-        let tree = cst::parse(&block.text).map_err(|e| {
-            let (at, msg) = diagnose(&block.text, e);
-            inner_error(at, &msg)
-        })?;
-        if let Some(dup) = cst::find_duplicate_key(tree.root_node(), &block.text) {
-            return Err(inner_error(dup.offset, &dup.msg));
+        let tree = cst::parse(&block.text).map_err(|e| place.error(diagnose(&block.text, e)))?;
+        if let Some(dup) = cst::duplicate_key(tree.root_node(), &block.text) {
+            return Err(place.duplicate(dup));
         }
         if value::quick_check(&block.text).is_some() {
             // valid as saphyr reads it
         } else if let Err(e) = value::documents(&block.text) {
             let off = crate::source::LineIndex::offset_of(&block.text, e.line, e.col);
-            return Err(inner_error(off, &format!("invalid YAML: {}", e.msg)));
+            return Err(place.error(Diagnosis::plain(off, format!("invalid YAML: {}", e.msg))));
         }
         let root = tree.root_node();
         let style = Observed::of(root, &block.text)
@@ -607,6 +604,7 @@ impl ObjectCx<'_, '_> {
             inner: true,
             object: layer.object.clone(),
             label: layer.label.clone(),
+            namespace: layer.namespace.clone(),
             json: top.is_some_and(crate::yaml::edit::is_json),
             edits: Vec::new(),
             intents: Vec::new(),
@@ -637,6 +635,7 @@ impl ObjectCx<'_, '_> {
                 text,
                 what: format!("mutate.yaml: {}", l.what),
                 object: l.object,
+                namespace: l.namespace,
             });
         }
         for w in inner.warnings {

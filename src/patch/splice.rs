@@ -42,6 +42,7 @@ mod tests {
                 text: text.into(),
             },
             object: "X/y".into(),
+            namespace: None,
             what: String::new(),
         }
     }

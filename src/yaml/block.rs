@@ -125,6 +125,21 @@ impl BlockText {
         self.map(inner).0
     }
 
+    /// Outer offset of an inner offset for messages that name a column: at
+    /// the start of a line with content, the column where the block's
+    /// content starts on that line (after the indentation it strips).
+    pub fn outer_position(&self, inner: usize) -> usize {
+        let i = self.lines.partition_point(|&(s, _, _)| s <= inner);
+        match i.checked_sub(1).map(|i| self.lines[i]) {
+            Some((start, outer_line, strip))
+                if inner == start && !self.text[start..].starts_with(['\n', '\r']) =>
+            {
+                outer_line + strip
+            }
+            _ => self.map(inner).0,
+        }
+    }
+
     /// Map an inner offset: (outer offset, at a line start). At a line start
     /// the outer offset is the physical line start, before the indentation.
     fn map(&self, inner: usize) -> (usize, bool) {

@@ -568,9 +568,31 @@ pub fn comments<'t>(node: Node<'t>) -> Vec<Node<'t>> {
     out
 }
 
+/// A key written twice in one mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub key: String,
+    /// Byte offsets of the second occurrence and of the first.
+    pub offset: usize,
+    pub first: usize,
+}
+
 /// Duplicate keys anywhere under `node`: returns the offset of the second
 /// occurrence and a message naming the first one's line.
 pub fn find_duplicate_key(node: Node, src: &str) -> Option<SyntaxError> {
+    let dup = duplicate_key(node, src)?;
+    let line = src[..dup.first.min(src.len())].matches('\n').count() + 1;
+    Some(SyntaxError {
+        offset: dup.offset,
+        msg: format!(
+            "duplicate key {:?} (first defined on line {line}): remove one of them",
+            dup.key
+        ),
+    })
+}
+
+/// The first key written twice in one mapping anywhere under `node`.
+pub fn duplicate_key(node: Node, src: &str) -> Option<Duplicate> {
     // One cursor walk (the fastest way through a tree-sitter tree), with a
     // stack of the keys seen in each open mapping.
     let mut cursor = node.walk();
@@ -584,12 +606,10 @@ pub fn find_duplicate_key(node: Node, src: &str) -> Option<SyntaxError> {
             if let (Some(k), Some((_, seen))) = (pair_key(n), open.last_mut()) {
                 if let Some(key) = key_cow(k, src) {
                     if let Some(first) = seen.insert(key.clone(), k) {
-                        return Some(SyntaxError {
+                        return Some(Duplicate {
+                            key: key.to_string(),
                             offset: k.start_byte(),
-                            msg: format!(
-                                "duplicate key {key:?} (first defined on line {}): remove one of them",
-                                first.start_position().row + 1
-                            ),
+                            first: first.start_byte(),
                         });
                     }
                 }

@@ -366,6 +366,182 @@ fn without_document_boms(text: &str) -> String {
     out
 }
 
+/// A flow collection or quoted scalar left open: where it was opened and
+/// where the parser gave up (PyYAML reports both: "while parsing a flow
+/// sequence in line 9, column 14 ... but found end of stream in line 10").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unclosed {
+    /// `flow sequence`, `flow mapping` or `quoted scalar`.
+    pub what: &'static str,
+    /// Byte offset of its `[`, `{` or quote.
+    pub opened: usize,
+    /// Byte offset where the parser gave up.
+    pub gave_up: usize,
+    /// What the parser expected there (`expected ',' or ']'`).
+    pub expected: String,
+    /// What it found there instead.
+    pub found: Found,
+}
+
+/// What stood where the parser gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Nothing but blank lines and comments up to the end of the text.
+    End,
+    /// A line indented less than the quoted scalar's key.
+    LessIndented,
+    /// This character.
+    Char(char),
+}
+
+/// If `text` fails to parse because a flow collection or a quoted scalar
+/// is not closed, where it was opened and where the parser gave up.
+pub fn unclosed(text: &str) -> Option<Unclosed> {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let skip = text.len() - body.len();
+    let mut starts = vec![0];
+    starts.extend(body.match_indices('\n').map(|(i, _)| i + 1));
+    // saphyr's markers: 1-based line, 0-based character column
+    let offset = |line: usize, col: usize| -> usize {
+        let Some(&start) = starts.get(line.saturating_sub(1)) else {
+            return body.len();
+        };
+        let rest = &body[start..];
+        start + rest.char_indices().nth(col).map_or(rest.len(), |(i, _)| i)
+    };
+    // the flow collections open at each point: (is a mapping, offset)
+    let mut open: Vec<(bool, usize)> = Vec::new();
+    let mut parser = saphyr_parser::Parser::new_from_str(body);
+    let err = loop {
+        match parser.next_event()? {
+            Ok((saphyr_parser::Event::MappingStart(..), span))
+            | Ok((saphyr_parser::Event::SequenceStart(..), span))
+                if matches!(
+                    body.as_bytes()
+                        .get(offset(span.start.line(), span.start.col())),
+                    Some(b'[' | b'{')
+                ) =>
+            {
+                let at = offset(span.start.line(), span.start.col());
+                open.push((body.as_bytes()[at] == b'{', at));
+            }
+            Ok((saphyr_parser::Event::MappingStart(..), _))
+            | Ok((saphyr_parser::Event::SequenceStart(..), _)) => open.push((false, usize::MAX)),
+            Ok((saphyr_parser::Event::MappingEnd | saphyr_parser::Event::SequenceEnd, _)) => {
+                open.pop();
+            }
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+    };
+    let at = offset(err.marker().line(), err.marker().col());
+    let info = err.info();
+    let found_at = |pos: usize| -> Found {
+        let rest = &body[pos.min(body.len())..];
+        let blank = rest.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#')
+        });
+        match rest.chars().next() {
+            _ if blank => Found::End,
+            Some(c) => Found::Char(c),
+            None => Found::End,
+        }
+    };
+    let flow = |mapping: bool, what: &'static str, expected: &str| -> Option<Unclosed> {
+        let &(_, opened) = open
+            .iter()
+            .rev()
+            .find(|(m, at)| *m == mapping && *at != usize::MAX)?;
+        Some(Unclosed {
+            what,
+            opened: skip + opened,
+            gave_up: skip + at,
+            expected: expected.to_string(),
+            found: found_at(at),
+        })
+    };
+    if info.starts_with("while parsing a flow sequence") {
+        return flow(false, "flow sequence", "expected ',' or ']'");
+    }
+    if info.starts_with("while parsing a flow mapping") {
+        return flow(true, "flow mapping", "expected ',' or '}'");
+    }
+    // e.g. "invalid indentation in flow construct": the innermost open one
+    if info.contains("flow") {
+        return match open.iter().rev().find(|(_, at)| *at != usize::MAX)? {
+            (true, _) => flow(true, "flow mapping", "expected ',' or '}'"),
+            (false, _) => flow(false, "flow sequence", "expected ',' or ']'"),
+        };
+    }
+    let quote = body.as_bytes().get(at).copied();
+    if !(info.contains("quoted scalar") && matches!(quote, Some(b'"' | b'\''))) {
+        return None;
+    }
+    let q = char::from(quote.unwrap_or(b'"'));
+    let (gave_up, found) = if info.contains("end of stream") {
+        (body.len(), Found::End)
+    } else if info.contains("document indicator") {
+        let line = starts
+            .iter()
+            .copied()
+            .find(|&s| s > at && (body[s..].starts_with("---") || body[s..].starts_with("...")))
+            .unwrap_or(body.len());
+        let marker = body[line..].chars().next().map_or(Found::End, Found::Char);
+        (line, marker)
+    } else {
+        // a continuation line indented less than the key the value belongs to
+        let line_start = body[..at].rfind('\n').map_or(0, |i| i + 1);
+        let lead = &body[line_start..at];
+        let key_col = lead.len() - lead.trim_start_matches([' ', '-']).len();
+        let less = starts.iter().copied().filter(|&s| s > at).find(|&s| {
+            let line = body[s..].split('\n').next().unwrap_or_default();
+            let t = line.trim_start_matches(' ');
+            !t.trim().is_empty() && line.len() - t.len() < key_col
+        });
+        match less {
+            Some(s) => (s, Found::LessIndented),
+            None => (body.len(), Found::End),
+        }
+    };
+    // closed on the line where the parser gave up: the indentation is wrong
+    let line_end = body[gave_up..]
+        .find('\n')
+        .map_or(body.len(), |i| gave_up + i);
+    let expected = if closing_quote(&body[at..line_end], q) {
+        "the lines of a quoted value that goes on over several lines must be indented \
+         more than its key"
+            .to_string()
+    } else {
+        format!("the closing {q} is missing")
+    };
+    Some(Unclosed {
+        what: "quoted scalar",
+        opened: skip + at,
+        gave_up: skip + gave_up,
+        expected,
+        found,
+    })
+}
+
+/// Does the quoted scalar at the start of `text` (its opening `q`) end?
+fn closing_quote(text: &str, q: char) -> bool {
+    let mut chars = text.chars().skip(1).peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if q == '"' => {
+                chars.next();
+            }
+            '\'' if q == '\'' && chars.peek() == Some(&'\'') => {
+                chars.next();
+            }
+            c if c == q => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 fn at(node: &MarkedYaml, msg: String) -> ParseError {
     ParseError {
         line: node.span.start.line(),
@@ -540,6 +716,21 @@ mod tests {
             docs,
             vec![json!({"a": 1}), json!({"b": 2}), json!({"c": 3})]
         );
+    }
+
+    #[test]
+    fn unclosed_collections_and_quotes_name_where_they_opened() {
+        let u = unclosed("a: 1\nb: [x, {c: 2}\n").unwrap();
+        assert_eq!((u.what, u.opened, u.gave_up), ("flow sequence", 8, 19));
+        assert_eq!(u.found, Found::End);
+        let u = unclosed("a:\n  b: \"x\n  c: 1\n").unwrap();
+        assert_eq!(
+            (u.what, u.opened, u.found),
+            ("quoted scalar", 8, Found::End)
+        );
+        assert!(u.expected.contains("closing \""), "{u:?}");
+        assert_eq!(unclosed("a: [1]\n"), None);
+        assert_eq!(unclosed("a: b: c\n"), None);
     }
 
     #[test]

@@ -110,6 +110,20 @@ pub fn show_diff(expected: &[u8], actual: &[u8]) -> String {
     s
 }
 
+/// Fail (never skip) when `tool` is not on PATH, saying how to install it
+/// (`.ci/run` installs every tool the suite needs).
+pub fn require(tool: &str, install: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(tool))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!("{tool} is required by this test and is not on PATH: install it ({install})")
+        })
+}
+
 /// Is PyYAML importable? Panics with the install command if it is not:
 /// the meaning checks are part of the contract, not optional.
 pub fn require_pyyaml() {

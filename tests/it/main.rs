@@ -19,6 +19,7 @@ mod krm_kpt;
 mod limits;
 mod patch_apply_cli;
 mod patch_cases;
+mod patch_output;
 mod plugin_discovery;
 mod profile_cli;
 mod properties;

@@ -1,5 +1,5 @@
 //! The real kubectl finds the plugin on PATH and runs it.
-//! Skipped (with a message) only when kubectl is not installed.
+//! kubectl is required: a missing one fails these tests (never a skip).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,11 +7,13 @@ use std::process::Command;
 
 use crate::common::*;
 
-fn find_kubectl() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
+/// The real kubectl: required (`.ci/run` installs it); a missing one fails
+/// the test, never skips it.
+fn find_kubectl() -> PathBuf {
+    require(
+        "kubectl",
+        "https://kubernetes.io/docs/tasks/tools/; .ci/run installs it",
+    )
 }
 
 /// A directory holding only a copy of the built binary named `kubectl-tingyun`.
@@ -47,10 +49,7 @@ fn kubectl(kubectl: &Path, plugins: &Path, args: &[&str]) -> std::process::Outpu
 
 #[test]
 fn kubectl_plugin_list_finds_and_runs_tingyun() {
-    let Some(kubectl_bin) = find_kubectl() else {
-        eprintln!("SKIPPED: kubectl is not on PATH; plugin discovery not checked");
-        return;
-    };
+    let kubectl_bin = find_kubectl();
     let dir = plugin_dir();
 
     let out = kubectl(&kubectl_bin, dir.path(), &["plugin", "list"]);
@@ -120,10 +119,7 @@ fn kubectl_plugin_list_finds_and_runs_tingyun() {
 /// Through kubectl, the plugin actually patches a file (the guide's procedure).
 #[test]
 fn kubectl_tingyun_patch_runs_through_kubectl() {
-    let Some(kubectl_bin) = find_kubectl() else {
-        eprintln!("SKIPPED: kubectl is not on PATH");
-        return;
-    };
+    let kubectl_bin = find_kubectl();
     let dir = plugin_dir();
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("tingyunagent.yaml");

@@ -106,11 +106,10 @@ fn dockerconfig_bytes(secret: &Value) -> Vec<u8> {
 #[test]
 fn the_secret_means_what_kubectl_writes_for_awkward_credentials() {
     for &(user, password, server) in AWKWARD {
-        let Some(reference) =
+        // (kubectl is required: kubectl_secret fails the test without it)
+        let reference =
             kubectl_secret("tingyun-image-secret", Some("shop"), server, user, password)
-        else {
-            return;
-        };
+                .expect("kubectl's Secret");
 
         // Password on standard input, with the newline `echo` adds.
         let stdin = format!("{password}\n");
