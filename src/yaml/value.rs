@@ -116,13 +116,7 @@ fn quick_values(text: &str) -> Option<Vec<Value>> {
                         return None;
                     }
                     *key = Some(if plain {
-                        match resolve(&raw) {
-                            Value::String(s) => s,
-                            Value::Null => "null".to_string(),
-                            Value::Bool(b) => b.to_string(),
-                            Value::Number(n) => n.to_string(),
-                            _ => return None,
-                        }
+                        json_key(resolve(&raw))?
                     } else {
                         raw.into_owned()
                     });
@@ -274,13 +268,7 @@ pub fn quick_check(text: &str) -> Option<Checked> {
                     return None;
                 }
                 let resolved = if plain {
-                    match resolve(raw) {
-                        Value::String(s) => s,
-                        Value::Null => "null".to_string(),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Number(n) => n.to_string(),
-                        _ => return None,
-                    }
+                    json_key(resolve(raw))?
                 } else {
                     raw.to_string()
                 };
@@ -595,12 +583,18 @@ fn resolve(raw: &str) -> Value {
 
 /// A mapping key as the JSON object key kubectl makes of it.
 fn key_string(k: &MarkedYaml) -> Result<String, ParseError> {
-    Ok(match to_json(k)? {
+    json_key(to_json(k)?).ok_or_else(|| at(k, "a mapping or sequence used as a key".into()))
+}
+
+/// The JSON object key kubectl makes of a scalar key's value (`null`,
+/// `true`, `1`); `None` for a collection.
+fn json_key(v: Value) -> Option<String> {
+    Some(match v {
         Value::String(s) => s,
         Value::Null => "null".to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        _ => return Err(at(k, "a mapping or sequence used as a key".into())),
+        _ => return None,
     })
 }
 
