@@ -3,7 +3,7 @@
 //! (`src/cli/`) turns that into a process exit code, with [`code`].
 //!
 //! An error exits 1, as `kubectl apply` does; a usage error (flags that do
-//! not parse) exits 2, as it always has here and as clap and most Unix tools
+//! not parse) exits 2, as it always has here and as the argument parser and most Unix tools
 //! do, so scripts can tell "you called it wrong" from "it failed". In a
 //! server-side dry run, which reports differences the way `kubectl diff`
 //! does, 1 means "there are differences", so every error there exits 2 too

@@ -2,12 +2,7 @@
 //! few typed views of it the editor needs: mappings, sequences, scalars.
 use tree_sitter::{Node, Parser, Tree};
 
-/// A syntax problem at a byte offset of the parsed text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntaxError {
-    pub offset: usize,
-    pub msg: String,
-}
+pub use super::error::SyntaxError;
 
 thread_local! {
     /// One parser per thread, reused: creating one per document is costly.

@@ -13,7 +13,7 @@
 //! piece, see `patch::plan`).
 use saphyr_parser::{Event, Parser};
 
-use super::cst::SyntaxError;
+use super::error::SyntaxError;
 
 /// The deepest nesting of collections accepted (block and flow together).
 pub const MAX_DEPTH: usize = 200;

@@ -3,6 +3,7 @@ pub mod block;
 pub mod cst;
 pub mod edit;
 pub mod emit;
+pub mod error;
 pub mod limits;
 pub mod outline;
 pub mod scalar;

@@ -3,36 +3,15 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use kube::api::{Api, Patch};
-use kube::discovery::{ApiResource, Scope};
+use kube::discovery::Scope;
 use serde_json::Value;
 
-use super::ApplyOptions;
-use super::object::{api_for, apply_checked, params};
+use super::object::{Checked, api_for, apply_checked, params};
 use super::resolve::{Resolver, discovery_failure, is_transport, resource_name};
 use super::{Ctx, Step};
 use crate::cluster::errors::{ApiError, Attempt, Failure, classify};
 use crate::cluster::objects::{Applied, Manifest};
 use crate::exit::Status;
-
-/// One object after the server dry run of the whole file.
-pub(super) struct Checked {
-    pub(super) manifest: Manifest,
-    pub(super) ar: Option<ApiResource>,
-    pub(super) namespace: Option<String>,
-    pub(super) before: Option<Value>,
-    /// The server's dry-run result (None: could not be dry-run because the
-    /// file itself creates its Namespace or CRD).
-    pub(super) merged: Option<Value>,
-    /// Fields taken over from kubectl's own managers: (manager, fields).
-    pub(super) takeover: Vec<(String, Vec<String>)>,
-    pub(super) body: Value,
-}
-
-impl Checked {
-    pub(super) fn force(&self, opts: &ApplyOptions) -> bool {
-        opts.force_conflicts || !self.takeover.is_empty()
-    }
-}
 
 pub(super) enum CheckError {
     /// Stop everything now (cluster unreachable, credentials rejected).

@@ -20,8 +20,8 @@ mod check;
 mod object;
 mod resolve;
 
-use check::{Checked, CreatedHere, create_containers_first, server_dry_run, warn_missing_secrets};
-use object::apply_checked;
+use check::{CreatedHere, create_containers_first, server_dry_run, warn_missing_secrets};
+use object::{Checked, apply_checked};
 use resolve::Resolver;
 
 use super::objects::{self, Applied, Manifest};

@@ -3,11 +3,31 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
+use super::ApplyOptions;
 use super::Ctx;
-use super::check::Checked;
 use super::resolve::{Resolver, discovery_failure, resource_name};
 use crate::cluster::errors::{Attempt, Failure, classify};
-use crate::cluster::objects::Applied;
+use crate::cluster::objects::{Applied, Manifest};
+
+/// One object after the server dry run of the whole file.
+pub(super) struct Checked {
+    pub(super) manifest: Manifest,
+    pub(super) ar: Option<ApiResource>,
+    pub(super) namespace: Option<String>,
+    pub(super) before: Option<Value>,
+    /// The server's dry-run result (None: could not be dry-run because the
+    /// file itself creates its Namespace or CRD).
+    pub(super) merged: Option<Value>,
+    /// Fields taken over from kubectl's own managers: (manager, fields).
+    pub(super) takeover: Vec<(String, Vec<String>)>,
+    pub(super) body: Value,
+}
+
+impl Checked {
+    pub(super) fn force(&self, opts: &ApplyOptions) -> bool {
+        opts.force_conflicts || !self.takeover.is_empty()
+    }
+}
 
 /// Field manager that owns the last-applied annotation, as kubectl's own
 /// server-side apply uses it.
