@@ -1,9 +1,8 @@
 //! `fault_proxy.py` in front of a real registry: 413 for large request
 //! bodies (nginx's `client_max_body_size`), 5xx answers or connection
 //! resets for the first N requests of a method. Dies with the value.
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use serde_json::Value;
 
@@ -39,19 +38,8 @@ impl FaultProxy {
         for f in fails {
             cmd.args(["--fail", f]);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start fault_proxy.py (python3)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("fault_proxy.py did not print its port: {line:?}"));
+        let (child, port) =
+            super::registry::spawn_printing_port(&mut cmd, "fault_proxy.py (python3)");
         FaultProxy { child, port, log }
     }
 

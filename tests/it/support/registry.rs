@@ -343,8 +343,8 @@ impl TokenService {
         let log = dir.join("token.log");
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/support/token_service.py");
-        let mut child = Command::new("python3")
-            .arg(script)
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
             .arg("--key")
             .arg(dir.join("token.key"))
             .arg("--cert")
@@ -352,19 +352,8 @@ impl TokenService {
             .arg("--users")
             .arg(dir.join("users.json"))
             .arg("--log")
-            .arg(&log)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the token service (python3)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("token service did not print its port: {line:?}"));
+            .arg(&log);
+        let (child, port) = spawn_printing_port(&mut cmd, "the token service");
         TokenService { child, port, log }
     }
 }
@@ -479,4 +468,23 @@ pub fn tiny_tar(name: &str, content: &[u8]) -> Vec<u8> {
     out.resize(out.len().div_ceil(512) * 512, 0);
     out.extend_from_slice(&[0u8; 1024]);
     out
+}
+
+/// Start a helper script that prints the port it listens on as its first
+/// line of standard output; `what` names it in the panic if it does not.
+pub fn spawn_printing_port(cmd: &mut Command, what: &str) -> (Child, u16) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{what} did not print its port: {line:?}"));
+    (child, port)
 }
