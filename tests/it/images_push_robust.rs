@@ -502,3 +502,50 @@ fn a_plain_http_registry_without_the_flag_is_named() {
         "application/vnd.docker.distribution.manifest.v2+json"
     );
 }
+
+/// `--dry-run` contacts no registry: the proxy in front of a real registry
+/// logs every request it sees, and it sees none; the plan is still listed.
+#[test]
+fn a_dry_run_sends_no_request_to_the_registry() {
+    let reg = Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let proxy = FaultProxy::start(dir.path(), &reg.host(), None, &[]);
+    let archive = dir.path().join("tingyun-k8s-images-3.5.0.0.tar.gz");
+    generate(&[
+        "--kind",
+        "vendor",
+        "--out",
+        &p(&archive),
+        "--image",
+        "tingyunagent/k8s-uniagent:3.5.0.0",
+    ]);
+    let host = proxy.host();
+    let to = format!("{host}/apm");
+    let o = push_in(
+        home.path(),
+        &[
+            &p(&archive),
+            "--to",
+            &to,
+            "--http-registry",
+            &host,
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let got = by_destination(&json_of(&o));
+    assert_eq!(
+        got.keys().cloned().collect::<Vec<_>>(),
+        [format!("{host}/apm/k8s-uniagent:3.5.0.0")]
+    );
+    // give a stray request time to be logged before looking
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        proxy.requests(),
+        Vec::<Value>::new(),
+        "a dry run reached the registry"
+    );
+}
