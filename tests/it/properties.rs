@@ -100,15 +100,17 @@ fn means(name: &str, input: &str, output: &str, e: &EditSet) -> Result<(), Strin
 //  - the last line may gain a line break; no other line ending changes.
 // ---------------------------------------------------------------------------
 
-/// What one set of edits may write, spelled as docs/patch-rules.md spells it.
+/// What one set of edits may write, as docs/patch-rules.md says.
 struct Allowed {
     registry: Option<String>,
-    /// Every spelling of a secret name the edits may write.
+    /// Secret names the edits write.
     secrets: HashSet<String>,
-    /// Annotation key -> every spelling of its new value.
-    annotations: Vec<(String, Vec<String>)>,
-    /// Every non-punctuation token an inserted text may contain.
-    pieces: HashSet<String>,
+    /// Annotation keys and their new values.
+    annotations: Vec<(String, String)>,
+    /// The strings an inserted text may hold plain (names, keys, words).
+    plain: HashSet<String>,
+    /// The strings an inserted text may hold quoted (those and the values).
+    quoted: HashSet<String>,
 }
 
 fn single_quoted(s: &str) -> String {
@@ -119,40 +121,52 @@ fn json_quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-/// The spellings of `s` as a plain, single-quoted and JSON string.
-fn spellings(s: &str, plain: bool) -> Vec<String> {
-    let mut v = vec![single_quoted(s), json_quoted(s)];
-    if plain {
-        v.push(s.to_string());
+/// The string a quoted token stands for (`'it''s'`, `"a\u00e9"`); None
+/// for a plain token.
+fn quoted_text(t: &str) -> Option<String> {
+    if t.len() >= 2 && t.starts_with('\'') && t.ends_with('\'') {
+        Some(t[1..t.len() - 1].replace("''", "'"))
+    } else if t.starts_with('"') {
+        serde_json::from_str(t).ok()
+    } else {
+        None
     }
-    v
 }
 
 impl Allowed {
     fn new(e: &EditSet) -> Allowed {
-        let mut secrets = HashSet::new();
-        for n in e.pull_secret.iter().chain(&e.inject_pull_secret) {
-            secrets.extend(spellings(n, true));
-        }
-        let annotations: Vec<(String, Vec<String>)> = e
-            .annotations
+        let secrets: HashSet<String> = e
+            .pull_secret
             .iter()
-            .map(|(k, v)| (k.clone(), spellings(v, false)))
+            .chain(&e.inject_pull_secret)
+            .cloned()
             .collect();
-        let mut pieces: HashSet<String> = secrets.clone();
-        for w in ["imagePullSecrets", "annotations", "metadata", "name"] {
-            pieces.extend(spellings(w, true));
-        }
-        for (k, values) in &annotations {
-            pieces.extend(spellings(k, true));
-            pieces.extend(values.iter().cloned());
-        }
+        let mut plain = secrets.clone();
+        plain.extend(["imagePullSecrets", "annotations", "metadata", "name"].map(String::from));
+        plain.extend(e.annotations.iter().map(|(k, _)| k.clone()));
+        let mut quoted = plain.clone();
+        quoted.extend(e.annotations.iter().map(|(_, v)| v.clone()));
         Allowed {
             registry: e.registry.clone(),
             secrets,
-            annotations,
-            pieces,
+            annotations: e.annotations.clone(),
+            plain,
+            quoted,
         }
+    }
+
+    /// May an edit write the token `t` (a name, key or value, plain or quoted)?
+    fn piece(&self, t: &str) -> bool {
+        match quoted_text(t) {
+            Some(s) => self.quoted.contains(&s),
+            None => self.plain.contains(t),
+        }
+    }
+
+    /// Is `t` a secret name the edits write?
+    fn secret(&self, t: &str) -> bool {
+        self.secrets
+            .contains(&quoted_text(t).unwrap_or_else(|| t.to_string()))
     }
 
     /// docs/patch-rules.md: `HOST[:PORT]/PROJECT/` + the text after the last `/`.
@@ -223,13 +237,7 @@ fn tokens(line: &str) -> Vec<&str> {
 }
 
 fn unquote(t: &str) -> String {
-    if t.len() >= 2 && t.starts_with('\'') && t.ends_with('\'') {
-        t[1..t.len() - 1].replace("''", "'")
-    } else if t.starts_with('"') {
-        serde_json::from_str(t).unwrap_or_else(|_| t.to_string())
-    } else {
-        t.to_string()
-    }
+    quoted_text(t).unwrap_or_else(|| t.to_string())
 }
 
 /// The key of a `key: value` line (after `- `), unquoted.
@@ -502,7 +510,7 @@ fn template_rule(o: &str, n: &str, allowed: &Allowed) -> bool {
     if t.len() == 2 {
         nt == t
     } else {
-        nt.len() == 4 && nt[..3] == t[..3] && allowed.secrets.contains(nt[3])
+        nt.len() == 4 && nt[..3] == t[..3] && allowed.secret(nt[3])
     }
 }
 
@@ -519,10 +527,7 @@ fn token_rule(o: &str, n: &str, allowed: &Allowed) -> bool {
             continue;
         }
         let inserted: Vec<&str> = nt[new].iter().copied().filter(solid).collect();
-        if inserted
-            .iter()
-            .any(|t| !is_punct(t) && !allowed.pieces.contains(*t))
-        {
+        if inserted.iter().any(|t| !is_punct(t) && !allowed.piece(t)) {
             return false;
         }
         if old.is_empty() {
@@ -543,11 +548,12 @@ fn token_rule(o: &str, n: &str, allowed: &Allowed) -> bool {
         // goes is right after `KEY:`, is no comment, and the new value comes first
         let before: Vec<&str> = ot[..old.start].iter().copied().filter(solid).collect();
         let replaced = match before[..] {
-            [.., k, ":"] => allowed.annotations.iter().any(|(ak, values)| {
+            // values are always quoted
+            [.., k, ":"] => allowed.annotations.iter().any(|(ak, value)| {
                 *ak == unquote(k)
                     && inserted
                         .first()
-                        .is_some_and(|v| values.iter().any(|x| x == v))
+                        .is_some_and(|v| quoted_text(v).as_ref() == Some(value))
             }),
             _ => false,
         };
@@ -589,9 +595,9 @@ fn became(o: &str, n: &str, next: &[&str], allowed: &Allowed) -> Option<usize> {
 /// May `n` be a line the edits inserted?
 fn inserted_ok(n: &str, allowed: &Allowed) -> bool {
     let t = tokens(body(n));
-    t.iter().any(|t| allowed.pieces.contains(*t))
+    t.iter().any(|t| allowed.piece(t))
         && t.iter()
-            .all(|t| is_ws(t) || is_punct(t) || allowed.pieces.contains(*t))
+            .all(|t| is_ws(t) || is_punct(t) || allowed.piece(t))
 }
 
 /// Every way `output` changed a line of `input` that the edits do not allow.
@@ -855,6 +861,11 @@ fn changed_lines_rule_refuses_what_no_edit_does() {
         "    team: 'apm'\n    x: y\n",
     );
     bad("    other: old\n", "    other: 'apm'\n"); // an annotation nobody set
+    bad("  annotations:\n", "  annotations:\n    team: apm\n"); // values are quoted
+    ok(
+        "  annotations:\n",
+        "  annotations:\n    \"team\": \"\\u0061pm\"\n",
+    );
     ok(
         "  }\n",
         "  },\n  \"imagePullSecrets\": [{\"name\": \"s\"}]\n",
