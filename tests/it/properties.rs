@@ -111,6 +111,27 @@ struct Allowed {
     plain: HashSet<String>,
     /// The strings an inserted text may hold quoted (those and the values).
     quoted: HashSet<String>,
+    /// A JSON file: every string is double-quoted.
+    json: bool,
+}
+
+/// Can single quotes hold `s`? (YAML's printable characters, no line
+/// breaks; otherwise a double-quoted scalar with escapes is needed.)
+fn single_quotable(s: &str) -> bool {
+    s.chars().all(|c| match c {
+        '\t' | ' '..='~' => true,
+        '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}' => {
+            !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+        }
+        _ => false,
+    })
+}
+
+/// Is `text` a JSON document (what `kubectl get -o json` writes)?
+fn is_json(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with(['{', '['])
 }
 
 fn single_quoted(s: &str) -> String {
@@ -134,7 +155,7 @@ fn quoted_text(t: &str) -> Option<String> {
 }
 
 impl Allowed {
-    fn new(e: &EditSet) -> Allowed {
+    fn new(e: &EditSet, json: bool) -> Allowed {
         let secrets: HashSet<String> = e
             .pull_secret
             .iter()
@@ -152,14 +173,20 @@ impl Allowed {
             annotations: e.annotations.clone(),
             plain,
             quoted,
+            json,
         }
     }
 
-    /// May an edit write the token `t` (a name, key or value, plain or quoted)?
+    /// May an edit write the token `t` (a name, key or value)? In JSON
+    /// every string is double-quoted; in YAML names and keys may be plain,
+    /// values are single-quoted, double-quoted only when single quotes
+    /// cannot hold them.
     fn piece(&self, t: &str) -> bool {
+        let double = t.starts_with('"');
         match quoted_text(t) {
-            Some(s) => self.quoted.contains(&s),
-            None => self.plain.contains(t),
+            Some(s) if self.json => double && self.quoted.contains(&s),
+            Some(s) => self.quoted.contains(&s) && (!double || !single_quotable(&s)),
+            None => !self.json && self.plain.contains(t),
         }
     }
 
@@ -710,10 +737,11 @@ fn edit_sets() -> impl Strategy<Value = EditSet> {
 /// Everything the edits `e` did to `input` (giving `once`) that they must not
 /// have done; `Ok` when nothing.
 fn judge(name: &str, input: &str, once: &str, e: &EditSet) -> Result<(), String> {
-    let mut problems: Vec<String> = changed_line_problems(input, once, &Allowed::new(e))
-        .into_iter()
-        .map(|p| format!("{name} with {:?}: {p}", flags(e)))
-        .collect();
+    let mut problems: Vec<String> =
+        changed_line_problems(input, once, &Allowed::new(e, is_json(input)))
+            .into_iter()
+            .map(|p| format!("{name} with {:?}: {p}", flags(e)))
+            .collect();
     if let Err(m) = means(name, input, once, e) {
         problems.push(m);
     }
@@ -731,12 +759,14 @@ proptest! {
     fn random_edits_mean_exactly_what_was_asked_and_are_idempotent(edits in edit_sets(), pick in any::<prop::sample::Index>()) {
         let all = inputs();
         let (name, text) = &all[pick.index(all.len())];
-        let once = patch_source(&source(name, text), &edits)
-            .unwrap_or_else(|e| panic!("{name}: {edits:?}: {e:#}"));
-        if let Err(e) = judge(name, text, &once.output, &edits) {
-            panic!("{e}");
-        }
-        let twice = patch_source(&source(name, &once.output), &edits).unwrap();
+        let once = patch_source(&source(name, text), &edits);
+        prop_assert!(once.is_ok(), "{}: {:?}: {:#}", name, edits, once.as_ref().err().unwrap());
+        let once = once.unwrap();
+        let judged = judge(name, text, &once.output, &edits);
+        prop_assert!(judged.is_ok(), "{}", judged.unwrap_err());
+        let twice = patch_source(&source(name, &once.output), &edits);
+        prop_assert!(twice.is_ok(), "{}: patching again failed with {:?}", name, edits);
+        let twice = twice.unwrap();
         prop_assert_eq!(&twice.output, &once.output, "{} is not idempotent with {:?}", name, edits);
         prop_assert!(twice.changes.is_empty());
     }
@@ -790,21 +820,20 @@ fn every_input_changes_only_where_the_edits_must() {
 /// refused, each right one accepted.
 #[test]
 fn changed_lines_rule_refuses_what_no_edit_does() {
-    let allowed = Allowed::new(&EditSet {
+    let edits = EditSet {
         pull_secret: Some("s".into()),
         inject_pull_secret: None,
         registry: Some("h.example.com/p".into()),
         annotations: vec![("team".into(), "apm".into())],
-    });
+    };
+    let problems =
+        |i: &str, o: &str| changed_line_problems(i, o, &Allowed::new(&edits, is_json(i)));
     let ok = |i: &str, o: &str| {
-        let p = changed_line_problems(i, o, &allowed);
+        let p = problems(i, o);
         assert!(p.is_empty(), "{i:?} -> {o:?} refused: {p:?}");
     };
     let bad = |i: &str, o: &str| {
-        assert!(
-            !changed_line_problems(i, o, &allowed).is_empty(),
-            "{i:?} -> {o:?} accepted"
-        );
+        assert!(!problems(i, o).is_empty(), "{i:?} -> {o:?} accepted");
     };
     ok("  image: a/b:1 # c\n", "  image: h.example.com/p/b:1 # c\n");
     ok(
@@ -862,13 +891,19 @@ fn changed_lines_rule_refuses_what_no_edit_does() {
     );
     bad("    other: old\n", "    other: 'apm'\n"); // an annotation nobody set
     bad("  annotations:\n", "  annotations:\n    team: apm\n"); // values are quoted
+    bad("  annotations:\n", "  annotations:\n    team: \"apm\"\n"); // single quotes would do
+    let sa = "{\n  \"kind\": \"ServiceAccount\"\n}\n";
     ok(
-        "  annotations:\n",
-        "  annotations:\n    \"team\": \"\\u0061pm\"\n",
+        sa,
+        "{\n  \"kind\": \"ServiceAccount\",\n  \"imagePullSecrets\": [{\"name\": \"s\"}]\n}\n",
     );
+    bad(
+        sa,
+        "{\n  \"kind\": \"ServiceAccount\",\n  imagePullSecrets: [{name: s}]\n}\n",
+    ); // YAML in JSON
     ok(
-        "  }\n",
-        "  },\n  \"imagePullSecrets\": [{\"name\": \"s\"}]\n",
+        "{\"metadata\": {}}",
+        "{\"metadata\": {\"annotations\": {\"team\": \"\\u0061pm\"}}}",
     );
     ok("a: 1", "a: 1\nimagePullSecrets:\n- name: s");
     bad("a: 1\nb: 2\n", "a: 1\n\nb: 2\n"); // stray blank line
