@@ -2,12 +2,18 @@
 """Independent meaning check for `kubectl tingyun patch` (PyYAML, not saphyr/tree-sitter).
 
 usage: meaning.py INPUT OUTPUT [PATCH ARGS...]
+       meaning.py --serve
+
 
 Parses INPUT and OUTPUT with PyYAML, applies to INPUT's data the edits that
 the patch arguments intend (PATCH-SPEC.md, at the data level), and checks that
 the result equals OUTPUT's data. The `mutate.yaml` block scalar of a ConfigMap
 is compared as its parsed inner document plus its count of trailing newlines.
 Exit 0 when equal, 1 with a report when not, 3 when PyYAML is missing.
+
+--serve answers many checks in one process (the property tests ask hundreds):
+each stdin line is a JSON object {"input": TEXT, "output": TEXT, "args": [...]},
+each answer one stdout line {"problems": [...]} (empty when the meanings agree).
 """
 import copy
 import json
@@ -107,9 +113,7 @@ def load_all(data):
     return list(yaml.load_all(data, Loader=KubectlLoader))
 
 
-def load(path):
-    with open(path, "rb") as f:
-        data = f.read()
+def load(data):
     return [normalise(d) for d in load_all(data)]
 
 
@@ -223,17 +227,42 @@ def diff(a, b, path="$"):
     return out
 
 
-def main():
-    if len(sys.argv) < 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    e = parse_args(sys.argv[3:])
-    before = load(sys.argv[1])
-    after = load(sys.argv[2])
+def check(before_bytes, after_bytes, args):
+    """Problems (empty when none) of AFTER as INPUT plus the edits ARGS ask for."""
+    e = parse_args(args)
+    before = load(before_bytes)
+    try:
+        after = load(after_bytes)
+    except yaml.YAMLError as err:
+        return [f"the output is not valid YAML: {err}"]
     intended = copy.deepcopy(before)
     for doc in intended:
         edit_object(doc, e)
-    problems = diff(intended, after)
+    return diff(intended, after)
+
+
+def serve():
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            problems = check(req["input"].encode(), req["output"].encode(), req["args"])
+        except Exception as err:  # a crash of the checker is a failed check, with its reason
+            problems = [f"meaning.py: {type(err).__name__}: {err}"]
+        print(json.dumps({"problems": problems}), flush=True)
+    return 0
+
+
+def main():
+    if sys.argv[1:] == ["--serve"]:
+        return serve()
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    with open(sys.argv[1], "rb") as f:
+        before = f.read()
+    with open(sys.argv[2], "rb") as f:
+        after = f.read()
+    problems = check(before, after, sys.argv[3:])
     if problems:
         print("meaning differs from input + intended edits:", file=sys.stderr)
         for p in problems:
