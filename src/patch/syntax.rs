@@ -14,6 +14,9 @@ pub(crate) struct Diagnosis {
     at: usize,
     msg: String,
     unclosed: Option<Unclosed>,
+    /// A duplicate key's first definition: the text's line the message
+    /// names, and its offset (the message is given the file's line).
+    first: Option<(usize, usize)>,
 }
 
 /// Where a diagnosed text lies in the file, and how messages name it.
@@ -35,6 +38,19 @@ impl Diagnosis {
             at,
             msg,
             unclosed: None,
+            first: None,
+        }
+    }
+
+    /// An error of the second parser (saphyr) in `text`.
+    pub fn parse_error(text: &str, e: &value::ParseError) -> Diagnosis {
+        Diagnosis {
+            at: LineIndex::offset_of(text, e.line, e.col),
+            msg: e.describe(|line, _| line),
+            unclosed: None,
+            first: e
+                .first
+                .map(|(line, col)| (line, LineIndex::offset_of(text, line, col))),
         }
     }
 }
@@ -63,9 +79,8 @@ pub(crate) fn diagnose(text: &str, err: cst::SyntaxError) -> Diagnosis {
     // The second parser usually says more precisely what is wrong.
     match value::documents(text) {
         Err(e) => Diagnosis {
-            at: LineIndex::offset_of(text, e.line, e.col),
-            msg: format!("invalid YAML: {}", e.msg),
-            unclosed: value::unclosed(text),
+            unclosed: e.first.is_none().then(|| value::unclosed(text)).flatten(),
+            ..Diagnosis::parse_error(text, &e)
         },
         Ok(_) => plain(err.offset, err.msg),
     }
@@ -82,6 +97,7 @@ pub(crate) fn outline_error(text: &str, err: cst::SyntaxError) -> Diagnosis {
         at: err.offset,
         msg: err.msg,
         unclosed,
+        first: None,
     }
 }
 
@@ -97,9 +113,18 @@ impl<F: Fn(usize) -> usize> Place<'_, F> {
     /// expected ',' or ']', but found end of file in line 10, column 1".
     pub fn error(&self, d: Diagnosis) -> Located {
         let Some(u) = d.unclosed else {
+            let msg = match d.first {
+                // the first definition's line in the file, not in the text
+                Some((line, offset)) => d.msg.replacen(
+                    &value::first_defined(line),
+                    &value::first_defined(self.line_col(offset).0),
+                    1,
+                ),
+                None => d.msg,
+            };
             return self
                 .source
-                .error_at((self.outer)(d.at), format!("{}{}", self.prefix, d.msg));
+                .error_at((self.outer)(d.at), format!("{}{msg}", self.prefix));
         };
         let (l1, c1) = self.line_col(u.opened);
         let mut gave_up = (self.outer)(u.gave_up).min(self.source.text.len());

@@ -54,6 +54,27 @@ data:
       \t  cpu: 1
 ";
 
+/// Two keys kubectl reads alike (`on`, `yes`) inside mutate.yaml, in the
+/// file's second document, after another block scalar: lines of the file.
+const MUTATE_DUP_RESOLVED: &[u8] = b"apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: a
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+data:
+  other: |
+    x
+  mutate.yaml: |
+    initContainers: []
+    on: 1
+    # comment
+    yes: 2
+";
+
 /// An unclosed `[` inside mutate.yaml, the next inner line where the
 /// parser gives up: both positions in the file's lines and columns.
 const MUTATE_UNCLOSED: &[u8] = b"apiVersion: v1
@@ -142,6 +163,26 @@ fn bad_cases() -> Vec<Bad> {
             bytes: b"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: agent\n  labels: {a: x, a: y}\n",
             at: (10, 18),
             msg: "duplicate key \"a\" (first defined on line 10): remove one of them",
+        },
+        Bad {
+            // `on` and `true` are both the key "true" to kubectl (YAML 1.1)
+            name: "duplicate-after-resolution-second-document",
+            bytes: b"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  on: a\n  x: b\n  true: c\n",
+            at: (13, 3),
+            msg: "duplicate key \"true\" (first defined on line 11): kubectl reads both keys as \"true\"",
+        },
+        Bad {
+            // `yes` is true, and "true" the string kubectl makes of it
+            name: "duplicate-after-resolution-flow",
+            bytes: b"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels: {yes: a,\n    \"true\": b}\n",
+            at: (11, 5),
+            msg: "duplicate key \"true\" (first defined on line 10): kubectl reads both keys as \"true\"",
+        },
+        Bad {
+            name: "mutate-yaml-duplicate-after-resolution",
+            bytes: MUTATE_DUP_RESOLVED,
+            at: (17, 5),
+            msg: "mutate.yaml: duplicate key \"true\" (first defined on line 15): kubectl reads both keys as \"true\"",
         },
         Bad {
             name: "mutate-yaml-bad-value",
