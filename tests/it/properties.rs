@@ -100,15 +100,38 @@ fn means(name: &str, input: &str, output: &str, e: &EditSet) -> Result<(), Strin
 //  - the last line may gain a line break; no other line ending changes.
 // ---------------------------------------------------------------------------
 
-/// What one set of edits may write, spelled as docs/patch-rules.md spells it.
+/// What one set of edits may write, as docs/patch-rules.md says.
 struct Allowed {
     registry: Option<String>,
-    /// Every spelling of a secret name the edits may write.
+    /// Secret names the edits write.
     secrets: HashSet<String>,
-    /// Annotation key -> every spelling of its new value.
-    annotations: Vec<(String, Vec<String>)>,
-    /// Every non-punctuation token an inserted text may contain.
-    pieces: HashSet<String>,
+    /// Annotation keys and their new values.
+    annotations: Vec<(String, String)>,
+    /// The strings an inserted text may hold plain (names, keys, words).
+    plain: HashSet<String>,
+    /// The strings an inserted text may hold quoted (those and the values).
+    quoted: HashSet<String>,
+    /// A JSON file: every string is double-quoted.
+    json: bool,
+}
+
+/// Can single quotes hold `s`? (YAML's printable characters, no line
+/// breaks; otherwise a double-quoted scalar with escapes is needed.)
+fn single_quotable(s: &str) -> bool {
+    s.chars().all(|c| match c {
+        '\t' | ' '..='~' => true,
+        '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}' => {
+            !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+        }
+        _ => false,
+    })
+}
+
+/// Is `text` a JSON document (what `kubectl get -o json` writes)?
+fn is_json(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with(['{', '['])
 }
 
 fn single_quoted(s: &str) -> String {
@@ -119,40 +142,58 @@ fn json_quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-/// The spellings of `s` as a plain, single-quoted and JSON string.
-fn spellings(s: &str, plain: bool) -> Vec<String> {
-    let mut v = vec![single_quoted(s), json_quoted(s)];
-    if plain {
-        v.push(s.to_string());
+/// The string a quoted token stands for (`'it''s'`, `"a\u00e9"`); None
+/// for a plain token.
+fn quoted_text(t: &str) -> Option<String> {
+    if t.len() >= 2 && t.starts_with('\'') && t.ends_with('\'') {
+        Some(t[1..t.len() - 1].replace("''", "'"))
+    } else if t.starts_with('"') {
+        serde_json::from_str(t).ok()
+    } else {
+        None
     }
-    v
 }
 
 impl Allowed {
-    fn new(e: &EditSet) -> Allowed {
-        let mut secrets = HashSet::new();
-        for n in e.pull_secret.iter().chain(&e.inject_pull_secret) {
-            secrets.extend(spellings(n, true));
-        }
-        let annotations: Vec<(String, Vec<String>)> = e
-            .annotations
+    fn new(e: &EditSet, json: bool) -> Allowed {
+        let secrets: HashSet<String> = e
+            .pull_secret
             .iter()
-            .map(|(k, v)| (k.clone(), spellings(v, false)))
+            .chain(&e.inject_pull_secret)
+            .cloned()
             .collect();
-        let mut pieces: HashSet<String> = secrets.clone();
-        for w in ["imagePullSecrets", "annotations", "metadata", "name"] {
-            pieces.extend(spellings(w, true));
-        }
-        for (k, values) in &annotations {
-            pieces.extend(spellings(k, true));
-            pieces.extend(values.iter().cloned());
-        }
+        let mut plain = secrets.clone();
+        plain.extend(["imagePullSecrets", "annotations", "metadata", "name"].map(String::from));
+        plain.extend(e.annotations.iter().map(|(k, _)| k.clone()));
+        let mut quoted = plain.clone();
+        quoted.extend(e.annotations.iter().map(|(_, v)| v.clone()));
         Allowed {
             registry: e.registry.clone(),
             secrets,
-            annotations,
-            pieces,
+            annotations: e.annotations.clone(),
+            plain,
+            quoted,
+            json,
         }
+    }
+
+    /// May an edit write the token `t` (a name, key or value)? In JSON
+    /// every string is double-quoted; in YAML names and keys may be plain,
+    /// values are single-quoted, double-quoted only when single quotes
+    /// cannot hold them.
+    fn piece(&self, t: &str) -> bool {
+        let double = t.starts_with('"');
+        match quoted_text(t) {
+            Some(s) if self.json => double && self.quoted.contains(&s),
+            Some(s) => self.quoted.contains(&s) && (!double || !single_quotable(&s)),
+            None => !self.json && self.plain.contains(t),
+        }
+    }
+
+    /// Is `t` a secret name the edits write?
+    fn secret(&self, t: &str) -> bool {
+        self.secrets
+            .contains(&quoted_text(t).unwrap_or_else(|| t.to_string()))
     }
 
     /// docs/patch-rules.md: `HOST[:PORT]/PROJECT/` + the text after the last `/`.
@@ -223,13 +264,7 @@ fn tokens(line: &str) -> Vec<&str> {
 }
 
 fn unquote(t: &str) -> String {
-    if t.len() >= 2 && t.starts_with('\'') && t.ends_with('\'') {
-        t[1..t.len() - 1].replace("''", "'")
-    } else if t.starts_with('"') {
-        serde_json::from_str(t).unwrap_or_else(|_| t.to_string())
-    } else {
-        t.to_string()
-    }
+    quoted_text(t).unwrap_or_else(|| t.to_string())
 }
 
 /// The key of a `key: value` line (after `- `), unquoted.
@@ -502,7 +537,7 @@ fn template_rule(o: &str, n: &str, allowed: &Allowed) -> bool {
     if t.len() == 2 {
         nt == t
     } else {
-        nt.len() == 4 && nt[..3] == t[..3] && allowed.secrets.contains(nt[3])
+        nt.len() == 4 && nt[..3] == t[..3] && allowed.secret(nt[3])
     }
 }
 
@@ -519,10 +554,7 @@ fn token_rule(o: &str, n: &str, allowed: &Allowed) -> bool {
             continue;
         }
         let inserted: Vec<&str> = nt[new].iter().copied().filter(solid).collect();
-        if inserted
-            .iter()
-            .any(|t| !is_punct(t) && !allowed.pieces.contains(*t))
-        {
+        if inserted.iter().any(|t| !is_punct(t) && !allowed.piece(t)) {
             return false;
         }
         if old.is_empty() {
@@ -543,11 +575,12 @@ fn token_rule(o: &str, n: &str, allowed: &Allowed) -> bool {
         // goes is right after `KEY:`, is no comment, and the new value comes first
         let before: Vec<&str> = ot[..old.start].iter().copied().filter(solid).collect();
         let replaced = match before[..] {
-            [.., k, ":"] => allowed.annotations.iter().any(|(ak, values)| {
+            // values are always quoted
+            [.., k, ":"] => allowed.annotations.iter().any(|(ak, value)| {
                 *ak == unquote(k)
                     && inserted
                         .first()
-                        .is_some_and(|v| values.iter().any(|x| x == v))
+                        .is_some_and(|v| quoted_text(v).as_ref() == Some(value))
             }),
             _ => false,
         };
@@ -589,9 +622,9 @@ fn became(o: &str, n: &str, next: &[&str], allowed: &Allowed) -> Option<usize> {
 /// May `n` be a line the edits inserted?
 fn inserted_ok(n: &str, allowed: &Allowed) -> bool {
     let t = tokens(body(n));
-    t.iter().any(|t| allowed.pieces.contains(*t))
+    t.iter().any(|t| allowed.piece(t))
         && t.iter()
-            .all(|t| is_ws(t) || is_punct(t) || allowed.pieces.contains(*t))
+            .all(|t| is_ws(t) || is_punct(t) || allowed.piece(t))
 }
 
 /// Every way `output` changed a line of `input` that the edits do not allow.
@@ -704,10 +737,11 @@ fn edit_sets() -> impl Strategy<Value = EditSet> {
 /// Everything the edits `e` did to `input` (giving `once`) that they must not
 /// have done; `Ok` when nothing.
 fn judge(name: &str, input: &str, once: &str, e: &EditSet) -> Result<(), String> {
-    let mut problems: Vec<String> = changed_line_problems(input, once, &Allowed::new(e))
-        .into_iter()
-        .map(|p| format!("{name} with {:?}: {p}", flags(e)))
-        .collect();
+    let mut problems: Vec<String> =
+        changed_line_problems(input, once, &Allowed::new(e, is_json(input)))
+            .into_iter()
+            .map(|p| format!("{name} with {:?}: {p}", flags(e)))
+            .collect();
     if let Err(m) = means(name, input, once, e) {
         problems.push(m);
     }
@@ -719,18 +753,20 @@ fn judge(name: &str, input: &str, once: &str, e: &EditSet) -> Result<(), String>
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_edits_mean_exactly_what_was_asked_and_are_idempotent(edits in edit_sets(), pick in any::<prop::sample::Index>()) {
         let all = inputs();
         let (name, text) = &all[pick.index(all.len())];
-        let once = patch_source(&source(name, text), &edits)
-            .unwrap_or_else(|e| panic!("{name}: {edits:?}: {e:#}"));
-        if let Err(e) = judge(name, text, &once.output, &edits) {
-            panic!("{e}");
-        }
-        let twice = patch_source(&source(name, &once.output), &edits).unwrap();
+        let once = patch_source(&source(name, text), &edits);
+        prop_assert!(once.is_ok(), "{}: {:?}: {:#}", name, edits, once.as_ref().err().unwrap());
+        let once = once.unwrap();
+        let judged = judge(name, text, &once.output, &edits);
+        prop_assert!(judged.is_ok(), "{}", judged.unwrap_err());
+        let twice = patch_source(&source(name, &once.output), &edits);
+        prop_assert!(twice.is_ok(), "{}: patching again failed with {:?}", name, edits);
+        let twice = twice.unwrap();
         prop_assert_eq!(&twice.output, &once.output, "{} is not idempotent with {:?}", name, edits);
         prop_assert!(twice.changes.is_empty());
     }
@@ -784,21 +820,20 @@ fn every_input_changes_only_where_the_edits_must() {
 /// refused, each right one accepted.
 #[test]
 fn changed_lines_rule_refuses_what_no_edit_does() {
-    let allowed = Allowed::new(&EditSet {
+    let edits = EditSet {
         pull_secret: Some("s".into()),
         inject_pull_secret: None,
         registry: Some("h.example.com/p".into()),
         annotations: vec![("team".into(), "apm".into())],
-    });
+    };
+    let problems =
+        |i: &str, o: &str| changed_line_problems(i, o, &Allowed::new(&edits, is_json(i)));
     let ok = |i: &str, o: &str| {
-        let p = changed_line_problems(i, o, &allowed);
+        let p = problems(i, o);
         assert!(p.is_empty(), "{i:?} -> {o:?} refused: {p:?}");
     };
     let bad = |i: &str, o: &str| {
-        assert!(
-            !changed_line_problems(i, o, &allowed).is_empty(),
-            "{i:?} -> {o:?} accepted"
-        );
+        assert!(!problems(i, o).is_empty(), "{i:?} -> {o:?} accepted");
     };
     ok("  image: a/b:1 # c\n", "  image: h.example.com/p/b:1 # c\n");
     ok(
@@ -855,9 +890,20 @@ fn changed_lines_rule_refuses_what_no_edit_does() {
         "    team: 'apm'\n    x: y\n",
     );
     bad("    other: old\n", "    other: 'apm'\n"); // an annotation nobody set
+    bad("  annotations:\n", "  annotations:\n    team: apm\n"); // values are quoted
+    bad("  annotations:\n", "  annotations:\n    team: \"apm\"\n"); // single quotes would do
+    let sa = "{\n  \"kind\": \"ServiceAccount\"\n}\n";
     ok(
-        "  }\n",
-        "  },\n  \"imagePullSecrets\": [{\"name\": \"s\"}]\n",
+        sa,
+        "{\n  \"kind\": \"ServiceAccount\",\n  \"imagePullSecrets\": [{\"name\": \"s\"}]\n}\n",
+    );
+    bad(
+        sa,
+        "{\n  \"kind\": \"ServiceAccount\",\n  imagePullSecrets: [{name: s}]\n}\n",
+    ); // YAML in JSON
+    ok(
+        "{\"metadata\": {}}",
+        "{\"metadata\": {\"annotations\": {\"team\": \"\\u0061pm\"}}}",
     );
     ok("a: 1", "a: 1\nimagePullSecrets:\n- name: s");
     bad("a: 1\nb: 2\n", "a: 1\n\nb: 2\n"); // stray blank line
