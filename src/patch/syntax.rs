@@ -7,6 +7,7 @@
 use crate::error::Located;
 use crate::source::{LineIndex, Source, line_col};
 use crate::yaml::cst::{self, Duplicate};
+use crate::yaml::secret;
 use crate::yaml::value::{self, Found, Unclosed};
 
 /// One text's syntax error, in that text's offsets.
@@ -17,6 +18,9 @@ pub(crate) struct Diagnosis {
     /// A duplicate key's first definition: the text's line the message
     /// names, and its offset (the message is given the file's line).
     first: Option<(usize, usize)>,
+    /// The text declares a Secret: the message quotes none of it, not
+    /// even a character (see [`crate::yaml::secret`]).
+    secret: bool,
 }
 
 /// Where a diagnosed text lies in the file, and how messages name it.
@@ -39,14 +43,18 @@ impl Diagnosis {
             msg,
             unclosed: None,
             first: None,
+            secret: false,
         }
     }
 
     /// An error of the second parser (saphyr) in `text`.
     pub fn parse_error(text: &str, e: &value::ParseError) -> Diagnosis {
+        let secret = secret::declares_secret(text);
+        let msg = e.describe(|line, _| line);
         Diagnosis {
             at: LineIndex::offset_of(text, e.line, e.col),
-            msg: e.describe(|line, _| line),
+            msg: if secret { secret::unquoted(&msg) } else { msg },
+            secret,
             unclosed: None,
             first: e
                 .first
@@ -93,11 +101,17 @@ pub(crate) fn outline_error(text: &str, err: cst::SyntaxError) -> Diagnosis {
         .starts_with("invalid YAML")
         .then(|| value::unclosed(text))
         .flatten();
+    let secret = secret::declares_secret(text);
     Diagnosis {
         at: err.offset,
-        msg: err.msg,
+        msg: if secret {
+            secret::unquoted(&err.msg)
+        } else {
+            err.msg
+        },
         unclosed,
         first: None,
+        secret,
     }
 }
 
@@ -145,6 +159,7 @@ impl<F: Fn(usize) -> usize> Place<'_, F> {
         let found = match u.found {
             Found::End => self.end.to_string(),
             Found::LessIndented => "a line indented less than its key".to_string(),
+            Found::Char(_) if d.secret => "other text".to_string(),
             Found::Char(c) => format!("{c:?}"),
         };
         Located::new(

@@ -239,14 +239,20 @@ pub fn apply(target: &mut Value, op: &Op) {
     }
 }
 
-/// A short description of where two values first differ.
+/// A short description of where two values first differ. Values inside a
+/// Secret are not shown (`***`), as diffs do not show them.
 fn first_difference(a: &Value, b: &Value, at: String) -> Option<String> {
+    difference(a, b, at, false)
+}
+
+fn difference(a: &Value, b: &Value, at: String, secret: bool) -> Option<String> {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
+            let secret = secret || x.get("kind").is_some_and(|k| k == "Secret");
             for (k, v) in x {
                 match y.get(k) {
                     Some(w) => {
-                        if let Some(d) = first_difference(v, w, format!("{at}.{k}")) {
+                        if let Some(d) = difference(v, w, format!("{at}.{k}"), secret) {
                             return Some(d);
                         }
                     }
@@ -261,14 +267,17 @@ fn first_difference(a: &Value, b: &Value, at: String) -> Option<String> {
             .iter()
             .zip(y)
             .enumerate()
-            .find_map(|(i, (v, w))| first_difference(v, w, format!("{at}[{i}]"))),
+            .find_map(|(i, (v, w))| difference(v, w, format!("{at}[{i}]"), secret)),
         _ if a == b => None,
-        _ => Some(format!(
-            "{} should be {} but is {}",
-            if at.is_empty() { "." } else { &at },
-            short(a),
-            short(b)
-        )),
+        _ => {
+            let show = |v: &Value| if secret { "***".to_string() } else { short(v) };
+            Some(format!(
+                "{} should be {} but is {}",
+                if at.is_empty() { "." } else { &at },
+                show(a),
+                show(b)
+            ))
+        }
     }
 }
 
@@ -314,5 +323,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d, ".a.b[1] should be 2 but is 3");
+        let d = first_difference(
+            &json!({"items": [{"kind": "Secret", "stringData": {"pw": "hunter2"}}]}),
+            &json!({"items": [{"kind": "Secret", "stringData": {"pw": "hunter3"}}]}),
+            String::new(),
+        )
+        .unwrap();
+        assert_eq!(d, ".items[0].stringData.pw should be *** but is ***");
     }
 }
