@@ -734,6 +734,30 @@ fn edit_sets() -> impl Strategy<Value = EditSet> {
         })
 }
 
+/// `text` with CRLF line endings (every bare LF) and/or without its final
+/// line break: the same meaning, other bytes to keep.
+fn variant(text: &str, crlf: bool, no_final_break: bool) -> String {
+    let mut t = if crlf {
+        let mut out = String::with_capacity(text.len() * 2);
+        let mut prev = '\0';
+        for c in text.chars() {
+            if c == '\n' && prev != '\r' {
+                out.push('\r');
+            }
+            out.push(c);
+            prev = c;
+        }
+        out
+    } else {
+        text.to_string()
+    };
+    if no_final_break {
+        let kept = t.trim_end_matches(['\r', '\n']).len();
+        t.truncate(kept);
+    }
+    t
+}
+
 /// Everything the edits `e` did to `input` (giving `once`) that they must not
 /// have done; `Ok` when nothing.
 fn judge(name: &str, input: &str, once: &str, e: &EditSet) -> Result<(), String> {
@@ -756,9 +780,10 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_edits_mean_exactly_what_was_asked_and_are_idempotent(edits in edit_sets(), pick in any::<prop::sample::Index>()) {
+    fn random_edits_mean_exactly_what_was_asked_and_are_idempotent(edits in edit_sets(), pick in any::<prop::sample::Index>(), crlf in any::<bool>(), no_final_break in any::<bool>()) {
         let all = inputs();
         let (name, text) = &all[pick.index(all.len())];
+        let text = &variant(text, crlf, no_final_break);
         let once = patch_source(&source(name, text), &edits);
         prop_assert!(once.is_ok(), "{}: {:?}: {:#}", name, edits, once.as_ref().err().unwrap());
         let once = once.unwrap();
