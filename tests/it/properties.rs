@@ -692,7 +692,17 @@ fn changed_line_problems(input: &str, output: &str, allowed: &Allowed) -> Vec<St
 }
 
 fn edit_sets() -> impl Strategy<Value = EditSet> {
-    let name = "[a-z][a-z0-9-]{0,10}[a-z0-9]";
+    // valid Secret names, some of which kubectl reads as another type when plain
+    let name = || {
+        prop_oneof![
+            "[a-z0-9][a-z0-9.-]{0,10}[a-z0-9]",
+            prop::sample::select(vec![
+                "on", "y", "no", "true", "null", "1e3", "1e-3", "0o12", "012", "09", "0x1f", "1.5",
+                "123",
+            ])
+            .prop_map(String::from),
+        ]
+    };
     let value = prop_oneof![
         Just("true".to_string()),
         Just("it's: #1".to_string()),
@@ -708,12 +718,15 @@ fn edit_sets() -> impl Strategy<Value = EditSet> {
             Just("note".to_string()),
             Just("team".to_string()),
             Just("prometheus.io/scrape".to_string()),
+            // keys kubectl reads as a bool or number when plain
+            prop::sample::select(vec!["on", "y", "1e3", "012", "0x10", "true", "a"])
+                .prop_map(String::from),
         ],
         value,
     );
     (
-        proptest::option::of(name),
-        proptest::option::of(name),
+        proptest::option::of(name()),
+        proptest::option::of(name()),
         proptest::option::of(prop_oneof![
             Just("harbor.example.com:5000/apm".to_string()),
             Just("10.0.0.5/a/b".to_string()),
