@@ -911,3 +911,45 @@ fn changed_lines_rule_refuses_what_no_edit_does() {
     bad("a: 1\r\n", "a: 1\n"); // line ending changed
     bad("  labels:\n", "  annotations:\n");
 }
+
+/// meaning.py reads plain scalars as kubectl does (go-yaml v2 through
+/// sigs.k8s.io/yaml), not as PyYAML alone would: a secret name written
+/// plain that kubectl reads as a number or boolean is caught, one it reads
+/// as a string is not; keys that kubectl reads alike collide.
+#[test]
+fn meaning_check_reads_scalars_as_kubectl_does() {
+    let sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n";
+    let with_secret = |v: &str| format!("{sa}imagePullSecrets:\n- name: {v}\n");
+    let check = |name: &str, written: &str| {
+        meaning_check_text(
+            sa,
+            &with_secret(written),
+            &[format!("--pull-secret={name}")],
+        )
+    };
+    // float, octal (0o), float again (09 is no octal), bool, int: not strings
+    for name in ["1e3", "0o12", "09", "y", "0x1f", "1_0"] {
+        assert!(check(name, name).is_err(), "plain {name} read as a string");
+        assert!(
+            check(name, &format!("'{name}'")).is_ok(),
+            "quoted {name} refused"
+        );
+    }
+    // strings to kubectl, though PyYAML's YAML 1.1 reads some otherwise
+    for name in ["1-20", "a.1e3", "2001-12-14"] {
+        assert!(
+            check(name, name).is_ok(),
+            "plain {name} not read as a string"
+        );
+    }
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations: {on: a}\nspec: {}\n";
+    let args = ["--annotation=true=b".to_string()];
+    // `on` is the key "true" to kubectl: a second "true" is no edit of it
+    let collide = pod.replace("{on: a}", "{on: a, \"true\": b}");
+    assert!(meaning_check_text(pod, &collide, &args).is_err());
+    let replaced = pod.replace("{on: a}", "{\"true\": b}");
+    assert!(meaning_check_text(pod, &replaced, &args).is_ok());
+    // sexagesimal is YAML 1.1 only: go-yaml reads `1:20` as the string
+    let time = pod.replace("{on: a}", "{on: a, k: 1:20}");
+    assert!(meaning_check_text(pod, &time, &["--annotation=k=1:20".to_string()]).is_ok());
+}
