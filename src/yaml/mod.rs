@@ -1,4 +1,4 @@
-//! YAML with exact byte spans (tree-sitter) and plain values (saphyr).
+//! YAML with exact byte spans (a span tree, see `tree`) and plain values (saphyr).
 pub mod block;
 pub mod cst;
 pub mod edit;
@@ -9,4 +9,5 @@ pub mod outline;
 pub mod scalar;
 pub mod stream;
 pub mod style;
+pub mod tree;
 pub mod value;
