@@ -227,6 +227,25 @@ impl Builder {
         self.close(end);
     }
 
+    /// End the innermost open node where its last child ends (where it
+    /// starts when it has none).
+    pub fn close_at_last_child(&mut self) {
+        if let Some(&id) = self.open.last() {
+            let d = &self.tree.nodes[id as usize];
+            let end = if d.last == NIL {
+                d.start
+            } else {
+                self.tree.nodes[d.last as usize].end
+            };
+            self.close(end);
+        }
+    }
+
+    /// The kind of the innermost open node.
+    pub fn top_kind(&self) -> Option<u16> {
+        self.open.last().map(|&id| self.tree.nodes[id as usize].kind)
+    }
+
     /// Number of nodes still open.
     pub fn depth(&self) -> usize {
         self.open.len()
