@@ -48,6 +48,20 @@ pub struct Outcome {
     pub objects: usize,
 }
 
+impl Reported {
+    /// The object as change lines name it: `Kind/name`, or
+    /// `Kind/namespace/name` when it names a namespace (as `images` does).
+    pub fn object_label(&self) -> String {
+        match self.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+            Some(ns) => match self.object.split_once('/') {
+                Some((kind, name)) => format!("{kind}/{ns}/{name}"),
+                None => format!("{}/{ns}", self.object),
+            },
+            None => self.object.clone(),
+        }
+    }
+}
+
 impl Outcome {
     pub fn changed(&self) -> bool {
         !self.changes.is_empty()
@@ -204,7 +218,7 @@ pub fn run(args: &PatchOptions, output: &mut Output) -> anyhow::Result<Status> {
         }
     }
     for c in &outcome.changes {
-        writeln!(err, "{label}:{}: {}: {}", c.line, c.object, c.what)?;
+        writeln!(err, "{label}:{}: {}: {}", c.line, c.object_label(), c.what)?;
     }
     let dry = args.dry_run.any();
     let objects = outcome.objects_changed();
