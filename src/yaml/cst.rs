@@ -12,10 +12,20 @@ thread_local! {
     static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Parse one YAML text (one document, or a whole stream). Texts past the
-/// grammar's limits (see [`super::limits`]) are refused before tree-sitter
-/// sees them.
+/// Parse one YAML text (one document, or a whole stream): with the span
+/// scanner ([`super::scan`]) when it reads the text, else with tree-sitter.
+/// Texts past tree-sitter's limits (see [`super::limits`]) are refused
+/// before it sees them.
 pub fn parse(text: &str) -> Result<Tree, SyntaxError> {
+    super::limits::check_depth(text)?;
+    if let Some(tree) = super::scan::parse(text) {
+        return Ok(tree);
+    }
+    parse_tree_sitter(text)
+}
+
+/// [`parse`] with tree-sitter alone (what the span scanner is checked against).
+pub fn parse_tree_sitter(text: &str) -> Result<Tree, SyntaxError> {
     super::limits::check_depth(text)?;
     if !super::limits::fits_span_parser(text) {
         return Err(SyntaxError {

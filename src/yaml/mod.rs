@@ -7,6 +7,7 @@ pub mod error;
 pub mod limits;
 pub mod outline;
 pub mod scalar;
+pub mod scan;
 pub mod stream;
 pub mod style;
 pub mod tree;

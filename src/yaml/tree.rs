@@ -243,7 +243,9 @@ impl Builder {
 
     /// The kind of the innermost open node.
     pub fn top_kind(&self) -> Option<u16> {
-        self.open.last().map(|&id| self.tree.nodes[id as usize].kind)
+        self.open
+            .last()
+            .map(|&id| self.tree.nodes[id as usize].kind)
     }
 
     /// Number of nodes still open.
