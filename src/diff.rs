@@ -1,5 +1,5 @@
-//! Unified diffs for review: Secret `data`/`stringData` values masked like
-//! `kubectl diff`; colour when the output handle says so
+//! Unified diffs for review: Secret `data`/`stringData` values (and the
+//! last-applied annotation, which repeats them) masked like `kubectl diff`; colour when the output handle says so
 //! ([`crate::output::Output::color`]: a terminal, never with NO_COLOR).
 use anstyle::AnsiColor;
 use similar::{ChangeTag, TextDiff};
@@ -58,22 +58,38 @@ fn paint(s: &str, hue: Option<AnsiColor>, color: bool) -> String {
     }
 }
 
-/// Replace every value under `data`/`stringData` of Secret objects with `***`.
+/// kubectl's annotation with the last applied object: for a Secret, its
+/// data as JSON, so masked like the data.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Replace every value under `data`/`stringData` of Secret objects, and
+/// their [`LAST_APPLIED`] annotation, with `***`.
 pub fn mask_secrets(text: &str) -> String {
     let spans = secret_value_spans(text);
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
     for (s, e) in spans {
         out.push_str(&text[pos..s]);
-        out.push_str("***");
+        // line by line: a multi-line value (a block scalar) keeps its
+        // lines, so the diff's line numbers stay the file's
+        for line in text[s..e].split_inclusive('\n') {
+            let body = line.trim_end_matches(['\r', '\n']);
+            let content = body.trim_start_matches([' ', '\t']);
+            out.push_str(&body[..body.len() - content.len()]);
+            if !content.is_empty() {
+                out.push_str("***");
+            }
+            out.push_str(&line[body.len()..]);
+        }
         pos = e;
     }
     out.push_str(&text[pos..]);
     out
 }
 
-/// Byte ranges of every value under `data`/`stringData` of Secret objects,
-/// in order (what [`mask_secrets`] hides).
+/// Byte ranges of every value under `data`/`stringData` of Secret objects
+/// and of their [`LAST_APPLIED`] annotation, in order (what
+/// [`mask_secrets`] hides).
 pub fn secret_value_spans(text: &str) -> Vec<(usize, usize)> {
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let bom = text.len() - body.len();
@@ -107,6 +123,13 @@ fn secret_spans_without_bom(text: &str) -> Vec<(usize, usize)> {
                 .and_then(|k| cst::scalar_text(k, chunk_text));
             if kind.as_deref() != Some("Secret") {
                 continue;
+            }
+            // kubectl's record of the last apply holds the data as JSON
+            let last_applied = cst::get_value(obj, chunk_text, "metadata")
+                .and_then(|m| cst::get_value(m, chunk_text, "annotations"))
+                .and_then(|a| cst::get_value(a, chunk_text, LAST_APPLIED));
+            if let Some(v) = last_applied {
+                spans.push((chunk.start + v.start_byte(), chunk.start + v.end_byte()));
             }
             for field in ["data", "stringData"] {
                 let Some(map) =
@@ -186,6 +209,14 @@ mod tests {
         let m = mask_secrets(text);
         assert!(!m.contains("c2VjcmV0") && !m.contains("hunter2"), "{m}");
         assert!(m.contains("tls.key: ***") && m.contains("k: visible"));
+        let applied = "kind: Secret\napiVersion: v1\nmetadata:\n  name: s\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: |\n      {\"stringData\":{\"p\":\"hunter2\"}}\n    team: apm\nstringData: {p: hunter2}\n";
+        let m = mask_secrets(applied);
+        assert!(!m.contains("hunter2"), "{m}");
+        assert!(
+            m.contains("last-applied-configuration: ***\n      ***\n    team: apm\n"),
+            "{m}"
+        );
+        assert_eq!(m.lines().count(), applied.lines().count());
         let m = mask_secrets(&format!("\u{feff}{text}"));
         assert!(!m.contains("hunter2") && m.starts_with('\u{feff}'), "{m}");
     }

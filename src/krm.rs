@@ -158,7 +158,12 @@ fn indent_back(doc: &str, indent: usize) -> String {
 fn function_config(label: &str, text: &str) -> Result<profile::Profile, Located> {
     let docs = MarkedYaml::load_from_str(text).map_err(|e| {
         let m = e.marker();
-        Located::new(label, m.line().max(1), m.col() + 1, e.info().to_string())
+        // a Secret among the items: no input character in the message
+        let msg = match crate::yaml::secret::declares_secret(text) {
+            true => crate::yaml::secret::unquoted(e.info()),
+            false => e.info().to_string(),
+        };
+        Located::new(label, m.line().max(1), m.col() + 1, msg)
     })?;
     let Some(root) = docs.first() else {
         return Err(Located::new(

@@ -2,6 +2,8 @@
 //! against the server's dry-run result, noise removed and Secret data masked.
 use serde_json::{Map, Value};
 
+use crate::diff::LAST_APPLIED;
+
 /// Metadata the server changes on every write; not worth showing.
 const NOISE: [&str; 5] = [
     "managedFields",
@@ -24,10 +26,24 @@ pub fn clean(obj: &Value) -> Value {
 
 /// Replace Secret values by `***` the way kubectl diff does: equal values
 /// become `***` on both sides, different ones `*** (before)` / `*** (after)`.
+/// The last-applied annotation (the data again, as JSON) is masked the same way.
 pub fn mask_secret(before: &mut Value, after: &mut Value) {
     let is_secret = |v: &Value| v["kind"] == "Secret" && v["apiVersion"] == "v1";
     if !is_secret(before) && !is_secret(after) {
         return;
+    }
+    let pointer = format!("/metadata/annotations/{}", LAST_APPLIED.replace('/', "~1"));
+    let b = before.pointer(&pointer).cloned();
+    let a = after.pointer(&pointer).cloned();
+    let differ = b.is_some() && a.is_some() && a != b;
+    for (v, side) in [(&mut *before, "before"), (&mut *after, "after")] {
+        if let Some(slot) = v.pointer_mut(&pointer) {
+            *slot = Value::String(if differ {
+                format!("*** ({side})")
+            } else {
+                "***".into()
+            });
+        }
     }
     for section in ["data", "stringData"] {
         let b = before
@@ -127,6 +143,33 @@ mod tests {
             "{d}"
         );
         assert!(!d.contains("resourceVersion"), "{d}");
+    }
+
+    #[test]
+    fn last_applied_annotation_of_a_secret_is_masked() {
+        let applied = |v: &str| {
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "s", "annotations": {LAST_APPLIED: format!("{{\"data\":{{\"p\":\"{v}\"}}}}"), "team": "apm"}},
+                   "data": {"p": v}})
+        };
+        let d = diff(
+            "v1.Secret.ns.s",
+            Some(&applied("aHVudGVyMg==")),
+            &applied("aHVudGVyMw=="),
+        );
+        assert!(!d.contains("aHVudGVy"), "{d}");
+        assert!(
+            d.contains("last-applied-configuration: '*** (before)'")
+                || d.contains("last-applied-configuration: \"*** (before)\""),
+            "{d}"
+        );
+        assert!(d.contains("*** (after)"), "{d}");
+        // unchanged: masked, and no difference shown for it
+        let d = diff("v1.Secret.ns.s", None, &applied("aHVudGVyMg=="));
+        assert!(
+            !d.contains("aHVudGVy") && d.contains("last-applied-configuration: \"***\""),
+            "{d}"
+        );
     }
 
     #[test]

@@ -55,8 +55,20 @@ pub fn display_name(kind: &str, group: &str, name: &str) -> String {
 /// Parse a manifest: every document, `kind: List` flattened, empty documents
 /// skipped. `label` names the source in errors.
 pub fn parse(label: &str, text: &str) -> anyhow::Result<Vec<Manifest>> {
-    let docs = crate::yaml::value::documents(text)
-        .map_err(|e| Located::new(label, e.line.max(1), e.col.max(1), e.msg))?;
+    let docs = crate::yaml::value::documents(text).map_err(|e| {
+        // no character of a Secret's document in the message
+        let at = crate::source::LineIndex::offset_of(text, e.line, e.col);
+        let secret = crate::yaml::stream::split(text)
+            .iter()
+            .find(|c| c.start <= at && at <= c.end)
+            .is_some_and(|c| crate::yaml::secret::declares_secret(&text[c.start..c.end]));
+        let msg = if secret {
+            crate::yaml::secret::unquoted(&e.msg)
+        } else {
+            e.msg
+        };
+        Located::new(label, e.line.max(1), e.col.max(1), msg)
+    })?;
     let mut flat = Vec::new();
     for (i, doc) in docs.into_iter().enumerate() {
         match doc {

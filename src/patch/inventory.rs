@@ -63,6 +63,15 @@ impl Inventory {
     }
 }
 
+/// `invalid YAML: MSG`, once (the span parser's messages may say it already).
+fn invalid_yaml(msg: &str) -> String {
+    if msg.starts_with("invalid YAML") {
+        msg.to_string()
+    } else {
+        format!("invalid YAML: {msg}")
+    }
+}
+
 /// List the images of `source`. Syntax errors come back located.
 pub fn inventory(source: &Source) -> Result<Inventory, Located> {
     let text = source.text.as_str();
@@ -75,7 +84,7 @@ pub fn inventory(source: &Source) -> Result<Inventory, Located> {
         let doc = &text[chunk.start..chunk.end];
         let tree = cst::parse(doc).map_err(|e| {
             let (l, c) = lines.line_col(text, chunk.start + e.offset);
-            Located::new(&source.label, l, c, format!("invalid YAML: {}", e.msg))
+            Located::new(&source.label, l, c, invalid_yaml(&e.msg))
         })?;
         let Some(top) = cst::document_content(tree.root_node()).filter(|t| cst::is_mapping(*t))
         else {
@@ -249,7 +258,7 @@ impl Walker<'_> {
                 &self.source.label,
                 l,
                 c,
-                format!("mutate.yaml: invalid YAML: {}", e.msg),
+                format!("mutate.yaml: {}", invalid_yaml(&e.msg)),
             )
         })?;
         let Some(top) = cst::document_content(tree.root_node()).filter(|t| cst::is_mapping(*t))

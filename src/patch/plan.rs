@@ -588,8 +588,7 @@ impl ObjectCx<'_, '_> {
         if value::quick_check(&block.text).is_some() {
             // valid as saphyr reads it
         } else if let Err(e) = value::documents(&block.text) {
-            let off = crate::source::LineIndex::offset_of(&block.text, e.line, e.col);
-            return Err(place.error(Diagnosis::plain(off, format!("invalid YAML: {}", e.msg))));
+            return Err(place.error(Diagnosis::parse_error(&block.text, &e)));
         }
         let root = tree.root_node();
         let style = Observed::of(root, &block.text)

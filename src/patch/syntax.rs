@@ -7,6 +7,7 @@
 use crate::error::Located;
 use crate::source::{LineIndex, Source, line_col};
 use crate::yaml::cst::{self, Duplicate};
+use crate::yaml::secret;
 use crate::yaml::value::{self, Found, Unclosed};
 
 /// One text's syntax error, in that text's offsets.
@@ -14,6 +15,12 @@ pub(crate) struct Diagnosis {
     at: usize,
     msg: String,
     unclosed: Option<Unclosed>,
+    /// A duplicate key's first definition: the text's line the message
+    /// names, and its offset (the message is given the file's line).
+    first: Option<(usize, usize)>,
+    /// The text declares a Secret: the message quotes none of it, not
+    /// even a character (see [`crate::yaml::secret`]).
+    secret: bool,
 }
 
 /// Where a diagnosed text lies in the file, and how messages name it.
@@ -35,6 +42,23 @@ impl Diagnosis {
             at,
             msg,
             unclosed: None,
+            first: None,
+            secret: false,
+        }
+    }
+
+    /// An error of the second parser (saphyr) in `text`.
+    pub fn parse_error(text: &str, e: &value::ParseError) -> Diagnosis {
+        let secret = secret::declares_secret(text);
+        let msg = e.describe(|line, _| line);
+        Diagnosis {
+            at: LineIndex::offset_of(text, e.line, e.col),
+            msg: if secret { secret::unquoted(&msg) } else { msg },
+            secret,
+            unclosed: None,
+            first: e
+                .first
+                .map(|(line, col)| (line, LineIndex::offset_of(text, line, col))),
         }
     }
 }
@@ -63,9 +87,8 @@ pub(crate) fn diagnose(text: &str, err: cst::SyntaxError) -> Diagnosis {
     // The second parser usually says more precisely what is wrong.
     match value::documents(text) {
         Err(e) => Diagnosis {
-            at: LineIndex::offset_of(text, e.line, e.col),
-            msg: format!("invalid YAML: {}", e.msg),
-            unclosed: value::unclosed(text),
+            unclosed: e.first.is_none().then(|| value::unclosed(text)).flatten(),
+            ..Diagnosis::parse_error(text, &e)
         },
         Ok(_) => plain(err.offset, err.msg),
     }
@@ -78,10 +101,17 @@ pub(crate) fn outline_error(text: &str, err: cst::SyntaxError) -> Diagnosis {
         .starts_with("invalid YAML")
         .then(|| value::unclosed(text))
         .flatten();
+    let secret = secret::declares_secret(text);
     Diagnosis {
         at: err.offset,
-        msg: err.msg,
+        msg: if secret {
+            secret::unquoted(&err.msg)
+        } else {
+            err.msg
+        },
         unclosed,
+        first: None,
+        secret,
     }
 }
 
@@ -97,9 +127,18 @@ impl<F: Fn(usize) -> usize> Place<'_, F> {
     /// expected ',' or ']', but found end of file in line 10, column 1".
     pub fn error(&self, d: Diagnosis) -> Located {
         let Some(u) = d.unclosed else {
+            let msg = match d.first {
+                // the first definition's line in the file, not in the text
+                Some((line, offset)) => d.msg.replacen(
+                    &value::first_defined(line),
+                    &value::first_defined(self.line_col(offset).0),
+                    1,
+                ),
+                None => d.msg,
+            };
             return self
                 .source
-                .error_at((self.outer)(d.at), format!("{}{}", self.prefix, d.msg));
+                .error_at((self.outer)(d.at), format!("{}{msg}", self.prefix));
         };
         let (l1, c1) = self.line_col(u.opened);
         let mut gave_up = (self.outer)(u.gave_up).min(self.source.text.len());
@@ -120,6 +159,7 @@ impl<F: Fn(usize) -> usize> Place<'_, F> {
         let found = match u.found {
             Found::End => self.end.to_string(),
             Found::LessIndented => "a line indented less than its key".to_string(),
+            Found::Char(_) if d.secret => "other text".to_string(),
             Found::Char(c) => format!("{c:?}"),
         };
         Located::new(

@@ -7,7 +7,7 @@ use super::plan::{Intent, Op, Plan, Seg};
 use crate::error::Located;
 use crate::source::{LineIndex, Source};
 use crate::yaml::stream;
-use crate::yaml::value::{documents, quick_check};
+use crate::yaml::value::{ParseError, documents, quick_check};
 
 /// Why a result was refused.
 #[derive(Debug)]
@@ -69,9 +69,14 @@ fn check_range(
         .skip(range.start)
     {
         let in_text = &input[cin.start..cin.end];
-        let input_error = |(line, col, msg): (usize, usize, String)| {
-            let offset = cin.start + LineIndex::offset_of(in_text, line, col);
-            Failure::Input(source.error_at(offset, format!("invalid YAML: {msg}")))
+        let input_error = |e: ParseError| {
+            let offset = cin.start + LineIndex::offset_of(in_text, e.line, e.col);
+            // a duplicate key's first definition: the file's line
+            let msg = e.describe(|line, col| {
+                let at = cin.start + LineIndex::offset_of(in_text, line, col);
+                crate::source::line_col(&source.text, at).0
+            });
+            Failure::Input(source.error_at(offset, msg))
         };
         let mine: Vec<&Intent> = std::iter::from_fn(|| intents.next_if(|i| i.doc == doc)).collect();
         let out_text = &output[cout.start..cout.end];
@@ -88,8 +93,12 @@ fn check_range(
             object: object.clone(),
             detail,
         };
-        let after = one_document(out_text)
-            .map_err(|(l, c, m)| mismatch(format!("output does not parse at {l}:{c}: {m}")))?;
+        let after = one_document(out_text).map_err(|e| {
+            mismatch(format!(
+                "output does not parse at {}:{}: {}",
+                e.line, e.col, e.msg
+            ))
+        })?;
         let mut expected = before;
         let mut inner_objects: Vec<&[Seg]> = Vec::new();
         for intent in &mine {
@@ -166,13 +175,13 @@ fn used_anchor(text: &str) -> Option<(usize, String)> {
     anchors.into_iter().find(|(_, n)| aliases.contains(n))
 }
 
-fn one_document(text: &str) -> Result<Value, (usize, usize, String)> {
-    let docs = documents(text).map_err(|e| (e.line, e.col, e.msg))?;
+fn one_document(text: &str) -> Result<Value, ParseError> {
+    let docs = documents(text)?;
     Ok(docs.into_iter().next().unwrap_or(Value::Null))
 }
 
 fn parse_inner(s: &str) -> Result<Value, String> {
-    one_document(s).map_err(|(l, c, m)| format!("{l}:{c}: {m}"))
+    one_document(s).map_err(|e| format!("{}:{}: {}", e.line, e.col, e.msg))
 }
 
 fn lookup<'v>(root: &'v mut Value, path: &[Seg]) -> Option<&'v mut Value> {
@@ -230,14 +239,20 @@ pub fn apply(target: &mut Value, op: &Op) {
     }
 }
 
-/// A short description of where two values first differ.
+/// A short description of where two values first differ. Values inside a
+/// Secret are not shown (`***`), as diffs do not show them.
 fn first_difference(a: &Value, b: &Value, at: String) -> Option<String> {
+    difference(a, b, at, false)
+}
+
+fn difference(a: &Value, b: &Value, at: String, secret: bool) -> Option<String> {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
+            let secret = secret || x.get("kind").is_some_and(|k| k == "Secret");
             for (k, v) in x {
                 match y.get(k) {
                     Some(w) => {
-                        if let Some(d) = first_difference(v, w, format!("{at}.{k}")) {
+                        if let Some(d) = difference(v, w, format!("{at}.{k}"), secret) {
                             return Some(d);
                         }
                     }
@@ -252,14 +267,17 @@ fn first_difference(a: &Value, b: &Value, at: String) -> Option<String> {
             .iter()
             .zip(y)
             .enumerate()
-            .find_map(|(i, (v, w))| first_difference(v, w, format!("{at}[{i}]"))),
+            .find_map(|(i, (v, w))| difference(v, w, format!("{at}[{i}]"), secret)),
         _ if a == b => None,
-        _ => Some(format!(
-            "{} should be {} but is {}",
-            if at.is_empty() { "." } else { &at },
-            short(a),
-            short(b)
-        )),
+        _ => {
+            let show = |v: &Value| if secret { "***".to_string() } else { short(v) };
+            Some(format!(
+                "{} should be {} but is {}",
+                if at.is_empty() { "." } else { &at },
+                show(a),
+                show(b)
+            ))
+        }
     }
 }
 
@@ -305,5 +323,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d, ".a.b[1] should be 2 but is 3");
+        let d = first_difference(
+            &json!({"items": [{"kind": "Secret", "stringData": {"pw": "hunter2"}}]}),
+            &json!({"items": [{"kind": "Secret", "stringData": {"pw": "hunter3"}}]}),
+            String::new(),
+        )
+        .unwrap();
+        assert_eq!(d, ".items[0].stringData.pw should be *** but is ***");
     }
 }

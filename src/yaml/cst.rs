@@ -93,6 +93,9 @@ fn first_error(root: tree_sitter::Node, text: &str) -> SyntaxError {
         .collect();
     let msg = if near.trim().is_empty() {
         "invalid YAML: unexpected structure here".to_string()
+    } else if super::secret::declares_secret(text) {
+        // no text of a Secret in a message (see `secret`)
+        "invalid YAML: unexpected text here (not quoted: this is a Secret's document)".to_string()
     } else {
         format!("invalid YAML near {:?}", near.trim())
     };

@@ -8,6 +8,7 @@ pub mod limits;
 pub mod outline;
 pub mod scalar;
 pub mod scan;
+pub mod secret;
 pub mod stream;
 pub mod style;
 pub mod tree;

@@ -20,6 +20,30 @@ pub struct ParseError {
     pub line: usize,
     pub col: usize,
     pub msg: String,
+    /// For a duplicate key: line and column of its first definition (the
+    /// message names that line as `(first defined on line N)`).
+    pub first: Option<(usize, usize)>,
+}
+
+/// How a duplicate-key message names the line of the first definition.
+pub fn first_defined(line: usize) -> String {
+    format!("(first defined on line {line})")
+}
+
+impl ParseError {
+    /// The message for the user: `invalid YAML: ...`, or `duplicate key
+    /// ... (first defined on line N): ...` with N counted by `line_of`
+    /// (this text's line and column -> the line to show), for a text that
+    /// is a part of a file.
+    pub fn describe(&self, line_of: impl Fn(usize, usize) -> usize) -> String {
+        match self.first {
+            Some((line, col)) => {
+                self.msg
+                    .replacen(&first_defined(line), &first_defined(line_of(line, col)), 1)
+            }
+            None => format!("invalid YAML: {}", self.msg),
+        }
+    }
 }
 
 /// Parse every document of a YAML stream into JSON values. Empty documents
@@ -49,6 +73,7 @@ pub fn documents(text: &str) -> Result<Vec<Value>, ParseError> {
                 .strip_prefix("invalid YAML: ")
                 .unwrap_or(&e.msg)
                 .to_string(),
+            first: None,
         }
     })?;
     match load(text, false) {
@@ -71,6 +96,7 @@ fn load(text: &str, spans: bool) -> Result<tabs::Parsed, ParseError> {
             line: m.line(),
             col: m.col() + 1,
             msg: e.info().to_string(),
+            first: None,
         }
     };
     parser.load(&mut loader, true).map_err(|e| scan_error(&e))?;
@@ -535,6 +561,7 @@ fn at(node: &MarkedYaml, msg: String) -> ParseError {
         line: node.span.start.line(),
         col: node.span.start.col() + 1,
         msg,
+        first: None,
     }
 }
 
@@ -612,13 +639,22 @@ fn mapping(map: &AnnotatedMapping<MarkedYaml>) -> Result<Value, ParseError> {
         }
         let key = key_string(k)?;
         if out.contains_key(&key) {
-            return Err(at(
+            // the first key that reads the same (only on this error path)
+            let first = map
+                .keys()
+                .find(|f| !is_merge_key(f) && key_string(f).is_ok_and(|f| f == key))
+                .unwrap_or(k);
+            let line = first.span.start.line();
+            let mut err = at(
                 k,
                 format!(
-                    "duplicate key {key:?}: kubectl reads this key as {key:?}, the same as an \
-                     earlier key of this mapping; quote or rename one of them"
+                    "duplicate key {key:?} {}: kubectl reads both keys as {key:?}; quote or \
+                     rename one of them",
+                    first_defined(line)
                 ),
-            ));
+            );
+            err.first = Some((line, first.span.start.col() + 1));
+            return Err(err);
         }
         out.insert(key, to_json(v)?);
     }

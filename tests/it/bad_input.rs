@@ -54,6 +54,27 @@ data:
       \t  cpu: 1
 ";
 
+/// Two keys kubectl reads alike (`on`, `yes`) inside mutate.yaml, in the
+/// file's second document, after another block scalar: lines of the file.
+const MUTATE_DUP_RESOLVED: &[u8] = b"apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: a
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+data:
+  other: |
+    x
+  mutate.yaml: |
+    initContainers: []
+    on: 1
+    # comment
+    yes: 2
+";
+
 /// An unclosed `[` inside mutate.yaml, the next inner line where the
 /// parser gives up: both positions in the file's lines and columns.
 const MUTATE_UNCLOSED: &[u8] = b"apiVersion: v1
@@ -117,7 +138,8 @@ fn bad_cases() -> Vec<Bad> {
             name: "bad-indentation",
             bytes: b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n    name: x\n  namespace: y\n",
             at: (5, 3),
-            msg: "invalid YAML: ",
+            // PyYAML: "while parsing a block mapping ... expected <block end>" at 5:3
+            msg: "invalid YAML: while parsing a block mapping",
         },
         Bad {
             name: "tab-indentation",
@@ -144,10 +166,31 @@ fn bad_cases() -> Vec<Bad> {
             msg: "duplicate key \"a\" (first defined on line 10): remove one of them",
         },
         Bad {
+            // `on` and `true` are both the key "true" to kubectl (YAML 1.1)
+            name: "duplicate-after-resolution-second-document",
+            bytes: b"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  on: a\n  x: b\n  true: c\n",
+            at: (13, 3),
+            msg: "duplicate key \"true\" (first defined on line 11): kubectl reads both keys as \"true\"",
+        },
+        Bad {
+            // `yes` is true, and "true" the string kubectl makes of it
+            name: "duplicate-after-resolution-flow",
+            bytes: b"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels: {yes: a,\n    \"true\": b}\n",
+            at: (11, 5),
+            msg: "duplicate key \"true\" (first defined on line 10): kubectl reads both keys as \"true\"",
+        },
+        Bad {
+            name: "mutate-yaml-duplicate-after-resolution",
+            bytes: MUTATE_DUP_RESOLVED,
+            at: (17, 5),
+            msg: "mutate.yaml: duplicate key \"true\" (first defined on line 15): kubectl reads both keys as \"true\"",
+        },
+        Bad {
             name: "mutate-yaml-bad-value",
             bytes: MUTATE_BAD_VALUE,
             at: (10, 21),
-            msg: "mutate.yaml: invalid YAML: ",
+            // PyYAML: "mapping values are not allowed here", inner 3:15 = outer 10:21
+            msg: "mutate.yaml: invalid YAML: mapping values are not allowed",
         },
         Bad {
             name: "mutate-yaml-duplicate-key",
@@ -375,34 +418,72 @@ fn directory_fails_cleanly() {
     assert!(p.is_empty(), "{}", p.join("\n"));
 }
 
-/// Invalid edit arguments are errors that write nothing (exit non-zero, no panic).
+/// Invalid edit arguments are errors that write nothing: exit 1, one
+/// `error: FLAG: ...` line saying what is wrong with that flag, no panic.
 #[test]
 fn invalid_annotation_json_writes_nothing() {
     let input = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx:1.25\n";
-    let bad: &[&[&str]] = &[
-        &["--dns-config", "{\"nameservers\": [\"10.0.0.10\"]"],
-        &["--dns-config", "{\"nameserver\": [\"10.0.0.10\"]}"],
-        &["--dns-config", "{\"nameservers\": [\"10.0.0.300\"]}"],
-        &[
-            "--host-aliases",
-            "[{\"ip\": \"not-an-ip\", \"hostnames\": [\"a\"]}]",
-        ],
-        &[
-            "--host-aliases",
-            "[{\"ip\": \"10.0.0.1\", \"hostnames\": [\"a\"], \"extra\": 1}]",
-        ],
-        &[
-            "--host-aliases",
-            "{\"ip\": \"10.0.0.1\", \"hostnames\": [\"a\"]}",
-        ],
-        &["--http-registry"],
+    // (arguments, the error line's start, what it must name)
+    let bad: &[(&[&str], &str, &str)] = &[
+        (
+            &["--dns-config", "{\"nameservers\": [\"10.0.0.10\"]"],
+            "error: --dns-config: ",
+            "invalid JSON",
+        ),
+        (
+            &["--dns-config", "{\"nameserver\": [\"10.0.0.10\"]}"],
+            "error: --dns-config: ",
+            "unknown field \"nameserver\"",
+        ),
+        (
+            &["--dns-config", "{\"nameservers\": [\"10.0.0.300\"]}"],
+            "error: --dns-config: ",
+            "\"10.0.0.300\" is not an IP address",
+        ),
+        (
+            &[
+                "--host-aliases",
+                "[{\"ip\": \"not-an-ip\", \"hostnames\": [\"a\"]}]",
+            ],
+            "error: --host-aliases: ",
+            "\"not-an-ip\" is not an IP address",
+        ),
+        (
+            &[
+                "--host-aliases",
+                "[{\"ip\": \"10.0.0.1\", \"hostnames\": [\"a\"], \"extra\": 1}]",
+            ],
+            "error: --host-aliases: ",
+            "unknown field \"extra\"",
+        ),
+        (
+            &[
+                "--host-aliases",
+                "{\"ip\": \"10.0.0.1\", \"hostnames\": [\"a\"]}",
+            ],
+            "error: --host-aliases: ",
+            "list",
+        ),
+        (&["--http-registry"], "error: --http-registry", "--registry"),
         // Kubernetes would refuse these Secret names: say so before editing.
-        &["--pull-secret=Harbor_Pull"],
-        &["--inject-pull-secret=bad name"],
-        &["--registry", "https://harbor.example.com/apm"],
+        (
+            &["--pull-secret=Harbor_Pull"],
+            "error: --pull-secret=Harbor_Pull: ",
+            "not a valid Secret name",
+        ),
+        (
+            &["--inject-pull-secret=bad name"],
+            "error: --inject-pull-secret=bad name: ",
+            "not a valid Secret name",
+        ),
+        (
+            &["--registry", "https://harbor.example.com/apm"],
+            "error: --registry: ",
+            "URL",
+        ),
     ];
     let mut failures = Vec::new();
-    for args in bad {
+    for &(args, start, names) in bad {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("pod.yaml");
         fs::write(&path, input).unwrap();
@@ -413,14 +494,20 @@ fn invalid_annotation_json_writes_nothing() {
         let out = run(tmp.path(), &argv, None);
         let stderr = text(&out.stderr);
         let label = args.join(" ");
-        if out.status.success() {
-            failures.push(format!("{label}: succeeded; stderr: {stderr}"));
+        if out.status.code() != Some(1) {
+            failures.push(format!(
+                "{label}: exit {:?}, expected 1; stderr: {stderr}",
+                out.status.code()
+            ));
         }
         if stderr.contains("panicked") {
             failures.push(format!("{label}: panic: {stderr}"));
         }
-        if stderr.trim().is_empty() {
-            failures.push(format!("{label}: no error message"));
+        let first = stderr.lines().next().unwrap_or("");
+        if !first.starts_with(start) || !first.contains(names) {
+            failures.push(format!(
+                "{label}: the error must start with {start:?} and name {names:?}; stderr: {stderr}"
+            ));
         }
         failures.extend(check_untouched(&label, tmp.path(), &before, Some(&path)));
     }

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 /// The binary under test ([`crate::support::bin_path`]).
@@ -160,5 +160,64 @@ pub fn meaning_check(input: &Path, output: &Path, args: &[String]) -> Result<(),
         Ok(())
     } else {
         Err(format!("{}{}", text(&o.stdout), text(&o.stderr)))
+    }
+}
+
+/// The same check as [`meaning_check`] on texts, answered by one long-lived
+/// `meaning.py --serve` process shared by the whole test binary (a python
+/// start per check would make the property tests slow).
+pub fn meaning_check_text(input: &str, output: &str, args: &[String]) -> Result<(), String> {
+    struct Server {
+        stdin: ChildStdin,
+        stdout: BufReader<ChildStdout>,
+    }
+    static SERVER: OnceLock<Mutex<Server>> = OnceLock::new();
+    let server = SERVER.get_or_init(|| {
+        require_pyyaml();
+        let script = repo_root().join("tests/it/support/meaning.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg("--serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start python3 {}: {e}", script.display()));
+        Mutex::new(Server {
+            stdin: child.stdin.take().expect("stdin pipe"),
+            stdout: BufReader::new(child.stdout.take().expect("stdout pipe")),
+        })
+    });
+    // a test that panicked while holding the lock left the protocol in step
+    let mut server = server.lock().unwrap_or_else(|p| p.into_inner());
+    let request = serde_json::json!({ "input": input, "output": output, "args": args });
+    writeln!(server.stdin, "{request}")
+        .and_then(|()| server.stdin.flush())
+        .expect("meaning.py --serve stopped reading (see its stderr above)");
+    let mut line = String::new();
+    server
+        .stdout
+        .read_line(&mut line)
+        .expect("read meaning.py --serve");
+    assert!(
+        !line.is_empty(),
+        "meaning.py --serve exited (see its stderr above)"
+    );
+    let answer: serde_json::Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("meaning.py --serve answered {line:?}: {e}"));
+    let problems = answer["problems"]
+        .as_array()
+        .unwrap_or_else(|| panic!("meaning.py --serve answered {line:?}"));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| format!("  {}", p.as_str().unwrap_or_default()))
+            .collect();
+        Err(format!(
+            "meaning differs from input + intended edits:\n{}",
+            lines.join("\n")
+        ))
     }
 }

@@ -27,4 +27,5 @@ mod readme_flags;
 mod registry_client;
 mod secret_cli;
 mod secret_cluster;
+mod secret_masking;
 mod usage_hints;

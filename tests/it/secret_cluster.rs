@@ -212,14 +212,15 @@ fn stored_config(api: &ApiServer, ns: &str) -> Value {
     serde_json::from_slice(&bytes).expect("JSON")
 }
 
-/// The same credentials through the real kubectl, when it is installed.
-fn kubectl_config(password: &str) -> Option<Value> {
-    let v = support::kubectl_secret(NAME, None, SERVER, USER, password)?;
+/// The same credentials through the real kubectl (required: a missing
+/// kubectl fails the test).
+fn kubectl_config(password: &str) -> Value {
+    let v = support::kubectl_secret(NAME, None, SERVER, USER, password);
     assert_eq!(v["type"], "kubernetes.io/dockerconfigjson");
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(v["data"][".dockerconfigjson"].as_str().unwrap())
         .unwrap();
-    Some(serde_json::from_slice(&bytes).unwrap())
+    serde_json::from_slice(&bytes).unwrap()
 }
 
 fn secret_patches(api: &ApiServer, ns: &str) -> Vec<Recorded> {
@@ -306,13 +307,11 @@ fn creates_in_several_namespaces_then_unchanged_then_configured() {
             "only .dockerconfigjson: {s}"
         );
         assert_eq!(stored_config(&api, ns), expected_auths(PASSWORD), "{ns}");
-        if let Some(reference) = &reference {
-            assert_eq!(
-                &stored_config(&api, ns),
-                reference,
-                "differs from kubectl in {ns}"
-            );
-        }
+        assert_eq!(
+            stored_config(&api, ns),
+            reference,
+            "differs from kubectl in {ns}"
+        );
         let patches = secret_patches(&api, ns);
         assert_eq!(patches.len(), 1, "{patches:?}");
         let p = &patches[0];

@@ -74,7 +74,7 @@ pub fn kubectl_secret(
     server: &str,
     user: &str,
     password: &str,
-) -> Option<serde_json::Value> {
+) -> serde_json::Value {
     assert!(
         Path::new(KUBECTL).exists(),
         "{KUBECTL} is missing: the comparison with the real kubectl needs it (apt-get install kubectl)"
@@ -101,5 +101,5 @@ pub fn kubectl_secret(
         .output()
         .expect("run kubectl");
     assert!(out.status.success(), "kubectl failed: {}", stderr(&out));
-    Some(serde_json::from_slice(&out.stdout).expect("kubectl JSON"))
+    serde_json::from_slice(&out.stdout).expect("kubectl JSON")
 }
