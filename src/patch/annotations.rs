@@ -1,6 +1,6 @@
 //! Pod-template annotations (`--http-registry`, `--dns-config`, ...):
 //! update in place, append, or create `annotations:`/`metadata:`.
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 use super::layer::{Layer, Op, Seg};
 use crate::yaml::cst;

@@ -2,7 +2,7 @@
 //! strings anywhere else are reported, never rewritten.
 use std::ops::Range;
 
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 use super::layer::{Layer, Op, Seg};
 use crate::yaml::cst;

@@ -6,7 +6,7 @@
 //! `images --check --from-cluster` reads from the cluster.
 use std::collections::BTreeMap;
 
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 use super::plan::template_path;
 use crate::error::Located;

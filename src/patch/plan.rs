@@ -1,7 +1,7 @@
 //! Planning: walk every document, find the targets of each requested edit
 //! and turn them into byte splices, each paired with the meaning it must
 //! have (an [`Intent`]) so the result can be checked by an independent parser.
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 pub use super::layer::{Change, Intent, Op, Seg, Splice, Warning};
 use super::layer::{Layer, Local};

@@ -1,6 +1,6 @@
 //! `imagePullSecrets: [{name: NAME}]` in a mapping: keep what is there,
 //! uncomment the download's commented-out template, or insert it.
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 use super::layer::{Layer, Op};
 use crate::yaml::cst;

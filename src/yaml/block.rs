@@ -1,7 +1,7 @@
 //! The document carried inside a block scalar (`mutate.yaml: |`): its text
 //! with the block indentation removed, and the mapping of positions and
 //! edits back to the outer file.
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 /// The inner text of a block scalar and how it sits in the outer text.
 #[derive(Debug, Clone)]

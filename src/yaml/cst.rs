@@ -1,6 +1,9 @@
 //! A concrete syntax tree with exact byte spans (tree-sitter-yaml), and the
 //! few typed views of it the editor needs: mappings, sequences, scalars.
-use tree_sitter::{Node, Parser, Tree};
+use tree_sitter::Parser;
+
+pub use super::tree::{Node, Tree};
+use super::tree::{field, kind};
 
 pub use super::error::SyntaxError;
 
@@ -9,10 +12,20 @@ thread_local! {
     static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Parse one YAML text (one document, or a whole stream). Texts past the
-/// grammar's limits (see [`super::limits`]) are refused before tree-sitter
-/// sees them.
+/// Parse one YAML text (one document, or a whole stream): with the span
+/// scanner ([`super::scan`]) when it reads the text, else with tree-sitter.
+/// Texts past tree-sitter's limits (see [`super::limits`]) are refused
+/// before it sees them.
 pub fn parse(text: &str) -> Result<Tree, SyntaxError> {
+    super::limits::check_depth(text)?;
+    if let Some(tree) = super::scan::parse(text) {
+        return Ok(tree);
+    }
+    parse_tree_sitter(text)
+}
+
+/// [`parse`] with tree-sitter alone (what the span scanner is checked against).
+pub fn parse_tree_sitter(text: &str) -> Result<Tree, SyntaxError> {
     super::limits::check_depth(text)?;
     if !super::limits::fits_span_parser(text) {
         return Err(SyntaxError {
@@ -47,10 +60,10 @@ pub fn parse(text: &str) -> Result<Tree, SyntaxError> {
     if root.has_error() {
         return Err(first_error(root, text));
     }
-    Ok(tree)
+    Ok(super::tree::from_tree_sitter(&tree))
 }
 
-fn first_error(root: Node, text: &str) -> SyntaxError {
+fn first_error(root: tree_sitter::Node, text: &str) -> SyntaxError {
     let mut cursor = root.walk();
     let mut node = root;
     // Descend towards the first error or missing node in document order.
@@ -89,12 +102,10 @@ fn first_error(root: Node, text: &str) -> SyntaxError {
     SyntaxError { offset, msg }
 }
 
-/// Node kind and field ids of the YAML grammar, looked up once: comparing
-/// ids is much cheaper than [`Node::kind`] (a C string measured and checked
-/// as UTF-8 on every call) or finding a field by its name.
+/// Node kind and field ids (see [`super::tree::kind`]), by name.
 pub(crate) struct Ids {
-    pub key: u16,
-    pub value: u16,
+    pub key: u8,
+    pub value: u8,
     pub document: u16,
     pub block_node: u16,
     pub flow_node: u16,
@@ -118,38 +129,34 @@ pub(crate) struct Ids {
     pub reserved_directive: u16,
 }
 
+static IDS: Ids = Ids {
+    key: field::KEY,
+    value: field::VALUE,
+    document: kind::DOCUMENT,
+    block_node: kind::BLOCK_NODE,
+    flow_node: kind::FLOW_NODE,
+    plain_scalar: kind::PLAIN_SCALAR,
+    null_scalar: kind::NULL_SCALAR,
+    single_quote_scalar: kind::SINGLE_QUOTE_SCALAR,
+    double_quote_scalar: kind::DOUBLE_QUOTE_SCALAR,
+    block_scalar: kind::BLOCK_SCALAR,
+    block_mapping: kind::BLOCK_MAPPING,
+    flow_mapping: kind::FLOW_MAPPING,
+    block_mapping_pair: kind::BLOCK_MAPPING_PAIR,
+    flow_pair: kind::FLOW_PAIR,
+    block_sequence: kind::BLOCK_SEQUENCE,
+    flow_sequence: kind::FLOW_SEQUENCE,
+    block_sequence_item: kind::BLOCK_SEQUENCE_ITEM,
+    comment: kind::COMMENT,
+    tag: kind::TAG,
+    anchor: kind::ANCHOR,
+    yaml_directive: kind::YAML_DIRECTIVE,
+    tag_directive: kind::TAG_DIRECTIVE,
+    reserved_directive: kind::RESERVED_DIRECTIVE,
+};
+
 pub(crate) fn ids() -> &'static Ids {
-    static IDS: std::sync::OnceLock<Ids> = std::sync::OnceLock::new();
-    IDS.get_or_init(|| {
-        let lang: tree_sitter::Language = tree_sitter_yaml::LANGUAGE.into();
-        let kind = |k: &str| lang.id_for_node_kind(k, true);
-        let field = |f: &str| lang.field_id_for_name(f).map_or(0, |id| id.get());
-        Ids {
-            key: field("key"),
-            value: field("value"),
-            document: kind("document"),
-            block_node: kind("block_node"),
-            flow_node: kind("flow_node"),
-            plain_scalar: kind("plain_scalar"),
-            null_scalar: kind("null_scalar"),
-            single_quote_scalar: kind("single_quote_scalar"),
-            double_quote_scalar: kind("double_quote_scalar"),
-            block_scalar: kind("block_scalar"),
-            block_mapping: kind("block_mapping"),
-            flow_mapping: kind("flow_mapping"),
-            block_mapping_pair: kind("block_mapping_pair"),
-            flow_pair: kind("flow_pair"),
-            block_sequence: kind("block_sequence"),
-            flow_sequence: kind("flow_sequence"),
-            block_sequence_item: kind("block_sequence_item"),
-            comment: kind("comment"),
-            tag: kind("tag"),
-            anchor: kind("anchor"),
-            yaml_directive: kind("yaml_directive"),
-            tag_directive: kind("tag_directive"),
-            reserved_directive: kind("reserved_directive"),
-        }
-    })
+    &IDS
 }
 
 /// The `key` of a `block_mapping_pair` / `flow_pair`.
@@ -673,45 +680,44 @@ mod tests {
     }
 
     #[test]
-    fn grammar_ids_name_their_kinds() {
-        let lang: tree_sitter::Language = tree_sitter_yaml::LANGUAGE.into();
-        let ids = ids();
-        for (name, id) in [
-            ("document", ids.document),
-            ("block_node", ids.block_node),
-            ("flow_node", ids.flow_node),
-            ("plain_scalar", ids.plain_scalar),
-            ("null_scalar", ids.null_scalar),
-            ("single_quote_scalar", ids.single_quote_scalar),
-            ("double_quote_scalar", ids.double_quote_scalar),
-            ("block_scalar", ids.block_scalar),
-            ("block_mapping", ids.block_mapping),
-            ("flow_mapping", ids.flow_mapping),
-            ("block_mapping_pair", ids.block_mapping_pair),
-            ("flow_pair", ids.flow_pair),
-            ("block_sequence", ids.block_sequence),
-            ("flow_sequence", ids.flow_sequence),
-            ("block_sequence_item", ids.block_sequence_item),
-            ("comment", ids.comment),
-            ("tag", ids.tag),
-            ("anchor", ids.anchor),
-            ("yaml_directive", ids.yaml_directive),
-            ("tag_directive", ids.tag_directive),
-            ("reserved_directive", ids.reserved_directive),
-        ] {
-            assert_ne!(id, 0, "{name}");
-            assert_eq!(lang.node_kind_for_id(id), Some(name));
-        }
-        assert_eq!(lang.field_name_for_id(ids.key), Some("key"));
-        assert_eq!(lang.field_name_for_id(ids.value), Some("value"));
-        // every kind the parser produces for these names has that id
+    fn kind_ids_name_the_grammars_kinds() {
+        // every kind tree-sitter-yaml gives these nodes keeps its name
         let src = "%YAML 1.2\n---\n# c\na: &x !t 'q'\nb: \"d\"\nc: [1, {e: ~}]\nf:\n- |\n  g\n";
         let tree = parse(src).unwrap();
+        let mut named = std::collections::BTreeSet::new();
         walk(tree.root_node(), |n| {
-            let by_name = lang.id_for_node_kind(n.kind(), true);
-            assert_eq!(n.kind_id(), by_name, "{}", n.kind());
+            named.insert(n.kind());
             Walk::Descend
         });
+        for kind in [
+            "document",
+            "block_node",
+            "flow_node",
+            "plain_scalar",
+            "null_scalar",
+            "single_quote_scalar",
+            "double_quote_scalar",
+            "block_scalar",
+            "block_mapping",
+            "flow_mapping",
+            "block_mapping_pair",
+            "flow_pair",
+            "block_sequence",
+            "flow_sequence",
+            "block_sequence_item",
+            "comment",
+            "tag",
+            "anchor",
+            "yaml_directive",
+        ] {
+            assert!(named.contains(kind), "{kind} missing from {named:?}");
+        }
+        let lang: tree_sitter::Language = tree_sitter_yaml::LANGUAGE.into();
+        for &(name, is_named) in crate::yaml::tree::KINDS {
+            if name != "_" && name != "ERROR" {
+                assert!(lang.id_for_node_kind(name, is_named) != 0, "{name}");
+            }
+        }
     }
 
     #[test]

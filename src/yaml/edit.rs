@@ -23,7 +23,7 @@ mod template;
 #[cfg(test)]
 mod tests;
 
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 pub use flow::is_json;
 pub use render::{New, Quoting, Scalar};

@@ -1,4 +1,4 @@
-//! YAML with exact byte spans (tree-sitter) and plain values (saphyr).
+//! YAML with exact byte spans (a span tree, see `tree`) and plain values (saphyr).
 pub mod block;
 pub mod cst;
 pub mod edit;
@@ -7,7 +7,9 @@ pub mod error;
 pub mod limits;
 pub mod outline;
 pub mod scalar;
+pub mod scan;
 pub mod secret;
 pub mod stream;
 pub mod style;
+pub mod tree;
 pub mod value;

@@ -1,6 +1,6 @@
 //! The local layout of a document, so inserted lines look like their
 //! neighbours: indentation step, sequence dash placement, quoting.
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 use super::cst;
 

@@ -2,7 +2,7 @@
 //! manifests (`kubectl get -o json`) keep everything: new entries follow
 //! the collection's own layout, one per line when its entries are, and JSON
 //! documents get JSON keys and strings so that the file stays valid JSON.
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 use super::lines;
 use crate::source::{eol_near, line_start};

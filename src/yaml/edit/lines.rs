@@ -1,5 +1,5 @@
 //! Where new lines go and how they end: shared by every edit that inserts.
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 use crate::source::{eol_near, line_end, line_start, next_line_start};
 
@@ -45,11 +45,7 @@ fn ends_in_block_scalar(node: Node) -> Option<Node> {
         if n.kind() == "block_scalar" {
             return Some(n);
         }
-        let count = n.named_child_count();
-        let last = (0..count)
-            .rev()
-            .filter_map(|i| n.named_child(i as u32))
-            .find(|c| c.kind() != "comment");
+        let last = n.named().filter(|c| c.kind() != "comment").last();
         match last {
             Some(child) => n = child,
             None => return None,

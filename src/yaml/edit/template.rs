@@ -2,7 +2,7 @@
 //! and the `# - ITEM_KEY: value` comment lines right below it.
 use std::ops::Range;
 
-use tree_sitter::Node;
+use crate::yaml::tree::Node;
 
 use super::lines;
 use crate::source::next_line_start;

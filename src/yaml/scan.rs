@@ -1,0 +1,1348 @@
+//! The project's own span scanner: one pass over the text that builds the
+//! [`Tree`] tree-sitter-yaml builds (same kinds, fields, ranges and comment
+//! placement) for the YAML manifests are made of: block mappings and
+//! sequences (indentless ones too), flow collections (JSON), plain, quoted
+//! and block scalars, anchors, tags, aliases, comments, `---`/`...`, CRLF.
+//! It has no size limit and no fixed-size state, and it is several times
+//! faster than tree-sitter.
+//!
+//! Anything else (directives, tabs, a BOM, `?` keys, flow collections as
+//! keys, properties on keys, anything that is not valid YAML) makes it
+//! decline with `None`: the caller then uses tree-sitter. Tests compare
+//! both trees on every input the project has (`tests` below).
+//!
+//! Where tree-sitter puts a comment follows its parser: a comment belongs
+//! to the innermost node still open when the next token after it comes; a
+//! block collection stays open until the first line that is indented less
+//! (so it takes the comments before that line), and ends at the end of the
+//! text when nothing but blank lines follows.
+use super::tree::{Builder, Tree, field, kind};
+
+/// Parse `text` into a span tree; `None` when the text uses YAML this
+/// scanner leaves to tree-sitter (or is not valid YAML).
+pub fn parse(text: &str) -> Option<Tree> {
+    let s = text.as_bytes();
+    if s.is_empty()
+        || s.contains(&b'\t')
+        || text.contains('\u{feff}')
+        || s.contains(&b'%') && has_directive(s)
+    {
+        return None;
+    }
+    // `\r` only as part of `\r\n`; no control characters (not YAML), and
+    // none of YAML 1.1's other line breaks
+    for (i, &c) in s.iter().enumerate() {
+        if c < 0x20 && c != b'\n' && !(c == b'\r' && s.get(i + 1) == Some(&b'\n')) || c == 0x7f {
+            return None;
+        }
+    }
+    if !text.is_ascii()
+        && text.chars().any(|c| {
+            matches!(
+                c,
+                '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
+            )
+        })
+    {
+        return None;
+    }
+    let mut scan = Scan::new(s);
+    scan.stream()?;
+    Some(scan.b.finish())
+}
+
+/// A line starting with `%` (a directive, or text tree-sitter reads as one).
+fn has_directive(s: &[u8]) -> bool {
+    s.first() == Some(&b'%') || s.windows(2).any(|w| w == b"\n%")
+}
+
+/// A line with content: where it starts and how many spaces precede it.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    start: usize,
+    indent: usize,
+}
+
+impl Line {
+    fn at(&self) -> usize {
+        self.start + self.indent
+    }
+}
+
+struct Scan<'a> {
+    s: &'a [u8],
+    b: Builder,
+    /// Comments seen but not yet placed: (start, end).
+    pending: Vec<(usize, usize)>,
+    line_starts: Vec<usize>,
+    /// Where scanning goes on.
+    pos: usize,
+    /// The next line with content after the current one (`None`: only
+    /// blank lines and comments are left).
+    peek: Option<Line>,
+    /// The column of the block collection around the flow collection being
+    /// read: its lines must be indented more.
+    flow_n: isize,
+}
+
+fn is_flow_indicator(c: u8) -> bool {
+    matches!(c, b',' | b'[' | b']' | b'{' | b'}')
+}
+
+impl<'a> Scan<'a> {
+    fn new(s: &'a [u8]) -> Self {
+        let mut line_starts = Vec::with_capacity(s.len() / 24 + 1);
+        line_starts.push(0);
+        line_starts.extend(
+            s.iter()
+                .enumerate()
+                .filter(|&(_, &c)| c == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Scan {
+            s,
+            b: Builder::with_capacity(s.len() / 4),
+            pending: Vec::new(),
+            line_starts,
+            pos: 0,
+            peek: None,
+            flow_n: -1,
+        }
+    }
+
+    // ---- positions -------------------------------------------------------
+
+    fn row_col(&self, pos: usize) -> (usize, usize) {
+        let row = self.line_starts.partition_point(|&st| st <= pos) - 1;
+        (row, pos - self.line_starts[row])
+    }
+
+    fn at(&self, p: usize) -> u8 {
+        self.s.get(p).copied().unwrap_or(0)
+    }
+
+    /// End of a line: the text ends, or `\n` / `\r\n` comes.
+    fn eol(&self, p: usize) -> bool {
+        p >= self.s.len() || self.s[p] == b'\n' || self.s[p] == b'\r'
+    }
+
+    fn skip_spaces(&self, mut p: usize) -> usize {
+        while self.at(p) == b' ' {
+            p += 1;
+        }
+        p
+    }
+
+    /// Where the line holding `p` ends (before `\r\n` / `\n`).
+    fn content_end(&self, p: usize) -> usize {
+        let nl = self.s[p.min(self.s.len())..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(self.s.len(), |i| p + i);
+        if nl > p && self.s[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        }
+    }
+
+    /// The start of the line after the one holding `p`.
+    fn next_line(&self, p: usize) -> usize {
+        self.s[p.min(self.s.len())..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(self.s.len(), |i| p + i + 1)
+    }
+
+    fn is_dash(&self, p: usize) -> bool {
+        self.at(p) == b'-' && (self.eol(p + 1) || self.at(p + 1) == b' ')
+    }
+
+    /// A plain scalar starting with `-`, `?` or `:` that is not followed
+    /// by a plain word character: left to tree-sitter.
+    fn odd_start(&self, p: usize) -> bool {
+        matches!(self.at(p), b'-' | b'?' | b':')
+            && !(self.at(p + 1).is_ascii_alphanumeric()
+                || matches!(self.at(p + 1), b'.' | b'/' | b'_' | b'-' | b'+'))
+    }
+
+    /// `---` or `...` at the start of a line.
+    fn marker(&self, line: Line) -> Option<u16> {
+        if line.indent != 0 {
+            return None;
+        }
+        let p = line.start;
+        let rest = &self.s[p..];
+        let kind = if rest.starts_with(b"---") {
+            kind::DOC_START
+        } else if rest.starts_with(b"...") {
+            kind::DOC_END
+        } else {
+            return None;
+        };
+        (self.eol(p + 3) || self.at(p + 3) == b' ').then_some(kind)
+    }
+
+    // ---- building ----------------------------------------------------------
+
+    /// Place the pending comments in the innermost open node.
+    fn flush(&mut self) {
+        for i in 0..self.pending.len() {
+            let (start, end) = self.pending[i];
+            let (row, col) = self.row_col(start);
+            self.b
+                .leaf(kind::COMMENT, field::NONE, start, end, row, col);
+        }
+        self.pending.clear();
+    }
+
+    fn open(&mut self, kind: u16, field: u8, start: usize) {
+        self.flush();
+        let (row, col) = self.row_col(start);
+        self.b.open(kind, field, start, row, col);
+    }
+
+    fn leaf(&mut self, kind: u16, field: u8, start: usize, end: usize) {
+        self.flush();
+        let (row, col) = self.row_col(start);
+        self.b.leaf(kind, field, start, end, row, col);
+    }
+
+    /// End a block collection: it takes the pending comments, and reaches
+    /// the end of the text when only blank lines and comments are left.
+    fn close_collection(&mut self) {
+        self.flush();
+        if self.peek.is_none() {
+            self.b.close(self.s.len());
+        } else {
+            self.b.close_at_last_child();
+        }
+    }
+
+    /// A comment from `p` (at `#`) to the end of its line.
+    fn comment(&self, p: usize) -> (usize, usize) {
+        (p, self.content_end(p))
+    }
+
+    /// From the start of a line: skip blank lines, keep comments pending,
+    /// and return the next line with content.
+    fn next_content(&mut self, mut from: usize) -> Option<Line> {
+        loop {
+            if from >= self.s.len() {
+                return None;
+            }
+            let q = self.skip_spaces(from);
+            if self.eol(q) {
+                from = self.next_line(q);
+                continue;
+            }
+            if self.s[q] == b'#' {
+                let c = self.comment(q);
+                self.pending.push(c);
+                from = self.next_line(q);
+                continue;
+            }
+            return Some(Line {
+                start: from,
+                indent: q - from,
+            });
+        }
+    }
+
+    /// After a token: the rest of the line may hold a comment only; then
+    /// find the next line with content.
+    fn finish_line(&mut self) -> Option<()> {
+        let p = self.skip_spaces(self.pos);
+        let mut end = p;
+        if self.at(p) == b'#' {
+            if p > 0 && !matches!(self.s[p - 1], b' ' | b'\n') {
+                return None;
+            }
+            let c = self.comment(p);
+            self.pending.push(c);
+            end = self.content_end(p);
+        }
+        if !self.eol(end) {
+            return None;
+        }
+        self.pos = self.next_line(end);
+        self.peek = self.next_content(self.pos);
+        Some(())
+    }
+
+    // ---- documents ---------------------------------------------------------
+
+    fn stream(&mut self) -> Option<()> {
+        let first = self.next_content(0);
+        let start = match (self.pending.first(), first) {
+            (Some(&(c, _)), _) => c,
+            (None, Some(line)) => line.at(),
+            (None, None) => return None,
+        };
+        // the stream node starts at its first token; comments before the
+        // first document are its children
+        let (row, col) = self.row_col(start);
+        self.b.open(kind::STREAM, field::NONE, start, row, col);
+        self.peek = first;
+        while let Some(line) = self.peek {
+            match self.marker(line) {
+                Some(kind::DOC_START) => {
+                    self.open(kind::DOCUMENT, field::NONE, line.start);
+                    self.leaf(kind::DOC_START, field::NONE, line.start, line.start + 3);
+                    let p = self.skip_spaces(line.start + 3);
+                    if self.eol(p) || self.at(p) == b'#' {
+                        self.pos = p;
+                        self.finish_line()?;
+                        match self.peek {
+                            Some(next) if self.marker(next).is_none() => {
+                                self.node(field::NONE, -1, next.at(), true)?
+                            }
+                            _ => {}
+                        }
+                    } else {
+                        self.node(field::NONE, -1, p, false)?;
+                    }
+                }
+                Some(_) => return None, // `...` without a document
+                None => {
+                    self.open(kind::DOCUMENT, field::NONE, line.at());
+                    self.node(field::NONE, -1, line.at(), true)?;
+                }
+            }
+            // after the document's content
+            match self.peek {
+                Some(next) if self.marker(next) == Some(kind::DOC_END) => {
+                    self.leaf(kind::DOC_END, field::NONE, next.start, next.start + 3);
+                    self.b.close_at_last_child();
+                    self.pos = next.start + 3;
+                    self.finish_line()?;
+                    if self
+                        .peek
+                        .is_some_and(|l| self.marker(l) != Some(kind::DOC_START))
+                    {
+                        return None; // content after `...` without `---`
+                    }
+                }
+                Some(next) if self.marker(next) == Some(kind::DOC_START) => {
+                    self.b.close_at_last_child();
+                }
+                None => self.b.close_at_last_child(),
+                Some(_) => return None, // more content after a complete node
+            }
+        }
+        self.flush();
+        self.b.close(self.s.len());
+        Some(())
+    }
+
+    // ---- block context -------------------------------------------------------
+
+    /// A tag, anchor or alias from `p` (at `!`, `&` or `*`) to the next
+    /// space; `None` when a flow indicator is in it or it has no name.
+    fn property_end(&self, p: usize, flow: bool) -> Option<usize> {
+        let mut r = p + 1;
+        while !self.eol(r) && self.s[r] != b' ' && !is_flow_indicator(self.s[r]) {
+            r += 1;
+        }
+        let ends =
+            self.eol(r) || self.s[r] == b' ' || flow && matches!(self.s[r], b',' | b']' | b'}');
+        let name = &self.s[p..r];
+        // `!` alone is a tag; `!!`, `&` and `*` alone are not; a tag is
+        // made of URI characters
+        let named = name.len() > 1 && name != b"!!" || name == b"!";
+        let uri = name[0] != b'!'
+            || name.iter().all(|&c| {
+                c.is_ascii_alphanumeric() || b"-#;/?:@&=+$_.~*'()%!<>".contains(&c) || c >= 0x80
+            });
+        (ends && named && uri).then_some(r)
+    }
+
+    /// Tags and anchors from `p`: their (kind, start, end) and where the
+    /// content after them starts.
+    fn properties(&self, p: usize, flow: bool) -> Option<(Vec<(u16, usize, usize)>, usize)> {
+        let mut props = Vec::new();
+        let mut q = p;
+        loop {
+            let k = match self.at(q) {
+                b'!' => kind::TAG,
+                b'&' => kind::ANCHOR,
+                _ => break,
+            };
+            let e = self.property_end(q, flow)?;
+            if props.iter().any(|&(seen, _, _)| seen == k) {
+                return None; // two anchors or two tags: not valid
+            }
+            props.push((k, q, e));
+            q = if flow {
+                self.skip_flow_spaces_on_line(e)
+            } else {
+                self.skip_spaces(e)
+            };
+        }
+        Some((props, q))
+    }
+
+    fn skip_flow_spaces_on_line(&self, p: usize) -> usize {
+        self.skip_spaces(p)
+    }
+
+    fn emit_properties(&mut self, props: &[(u16, usize, usize)]) {
+        for &(k, start, end) in props {
+            self.leaf(k, field::NONE, start, end);
+        }
+    }
+
+    /// A node in block context starting at `p`, inside a collection whose
+    /// column is `n` (-1 at the top of a document). `compact`: a block
+    /// mapping or sequence may start here (at the start of a line's content
+    /// or after `- `; not after `key: ` or `--- `). Leaves `peek` at the
+    /// next line with content.
+    fn node(&mut self, field: u8, n: isize, p: usize, compact: bool) -> Option<()> {
+        let (props, q) = self.properties(p, false)?;
+        if !props.is_empty() && (self.eol(q) || self.at(q) == b'#') {
+            // properties, then a block collection on the next lines
+            if self.at(q) == b'#' && self.s[q - 1] != b' ' {
+                return None;
+            }
+            self.pos = q;
+            self.finish_line()?;
+            if !self.pending.is_empty() {
+                return None;
+            }
+            let line = self.peek?;
+            if self.marker(line).is_some() || (line.indent as isize) <= n {
+                return None;
+            }
+            self.open(kind::BLOCK_NODE, field, p);
+            self.emit_properties(&props);
+            let at = line.at();
+            if self.is_dash(at) {
+                self.block_sequence(at)?;
+            } else if self.key_at(at).is_some() {
+                self.block_mapping(at)?;
+            } else {
+                return None;
+            }
+            self.b.close_at_last_child();
+            return Some(());
+        }
+        let c = self.at(q);
+        match c {
+            b'|' | b'>' => {
+                self.open(kind::BLOCK_NODE, field, p);
+                self.emit_properties(&props);
+                self.block_scalar(q, n)?;
+                self.b.close_at_last_child();
+            }
+            b'-' if self.is_dash(q) => {
+                if !props.is_empty() || !compact {
+                    return None;
+                }
+                self.open(kind::BLOCK_NODE, field, p);
+                self.block_sequence(q)?;
+                self.b.close_at_last_child();
+            }
+            b'?' | b':' if self.eol(q + 1) || self.at(q + 1) == b' ' => return None,
+            b',' | b']' | b'}' | b'#' | b'%' | b'@' | b'`' => return None,
+            _ => {
+                if self.key_at(q).is_some() {
+                    if !props.is_empty() || !compact {
+                        return None; // properties of the key or of the mapping: left to tree-sitter
+                    }
+                    self.open(kind::BLOCK_NODE, field, p);
+                    self.block_mapping(q)?;
+                    self.b.close_at_last_child();
+                    return Some(());
+                }
+                self.open(kind::FLOW_NODE, field, p);
+                self.emit_properties(&props);
+                match c {
+                    b'[' | b'{' => {
+                        self.flow_n = n;
+                        self.flow_collection(q)?;
+                        // a flow collection as a key is left to tree-sitter
+                        let r = self.skip_spaces(self.pos);
+                        if self.at(r) == b':' {
+                            return None;
+                        }
+                    }
+                    b'"' | b'\'' => {
+                        let end = self.quoted(q)?;
+                        if !self.lines_indented(q, end, n) {
+                            return None;
+                        }
+                        self.leaf(quoted_kind(c), field::NONE, q, end);
+                        self.pos = end;
+                    }
+                    b'*' => {
+                        if !props.is_empty() {
+                            return None;
+                        }
+                        let end = self.property_end(q, false)?;
+                        self.leaf(kind::ALIAS, field::NONE, q, end);
+                        self.pos = end;
+                    }
+                    _ => self.plain_block(q, n)?,
+                }
+                self.b.close_at_last_child();
+                self.finish_line()?;
+            }
+        }
+        Some(())
+    }
+
+    /// When a key starts at `p` on this line: where it ends and where its
+    /// `:` is.
+    fn key_at(&self, p: usize) -> Option<(usize, usize)> {
+        let c = self.at(p);
+        let end = match c {
+            b'"' | b'\'' => {
+                let end = self.quoted(p)?;
+                if self.s[p..end].contains(&b'\n') {
+                    return None;
+                }
+                end
+            }
+            b'[' | b'{' | b'!' | b'&' | b'*' | b'#' | b'|' | b'>' | b'%' | b'@' | b'`' | b','
+            | b']' | b'}' => return None,
+            b'-' | b'?' | b':' if self.eol(p + 1) || self.at(p + 1) == b' ' => return None,
+            _ => {
+                if self.odd_start(p) {
+                    return None;
+                }
+                let mut r = p;
+                let mut last = p;
+                loop {
+                    if self.eol(r) {
+                        return None;
+                    }
+                    let c = self.s[r];
+                    if c == b':' && (self.eol(r + 1) || self.at(r + 1) == b' ') {
+                        return Some((last, r));
+                    }
+                    if c == b'#' && r > p && self.s[r - 1] == b' ' {
+                        return None;
+                    }
+                    if c != b' ' {
+                        last = r + 1;
+                    }
+                    r += 1;
+                }
+            }
+        };
+        let r = self.skip_spaces(end);
+        (self.at(r) == b':' && (self.eol(r + 1) || self.at(r + 1) == b' ')).then_some((end, r))
+    }
+
+    /// A scalar used as a key: plain or quoted, on one line.
+    fn key_scalar(&mut self, field: u8, start: usize, end: usize) {
+        self.open(kind::FLOW_NODE, field, start);
+        match self.s[start] {
+            c @ (b'"' | b'\'') => self.leaf(quoted_kind(c), field::NONE, start, end),
+            _ => self.plain(start, end),
+        }
+        self.b.close_at_last_child();
+    }
+
+    /// A plain scalar node with its type child (null or string).
+    fn plain(&mut self, start: usize, end: usize) {
+        self.open(kind::PLAIN_SCALAR, field::NONE, start);
+        let is_null = matches!(&self.s[start..end], b"null" | b"Null" | b"NULL" | b"~");
+        let k = if is_null {
+            kind::NULL_SCALAR
+        } else {
+            kind::STRING_SCALAR
+        };
+        self.leaf(k, field::NONE, start, end);
+        self.b.close(end);
+    }
+
+    fn block_mapping(&mut self, first: usize) -> Option<()> {
+        let (_, col) = self.row_col(first);
+        let n = col as isize;
+        self.open(kind::BLOCK_MAPPING, field::NONE, first);
+        let mut p = first;
+        loop {
+            let (kend, colon) = self.key_at(p)?;
+            self.open(kind::BLOCK_MAPPING_PAIR, field::NONE, p);
+            self.key_scalar(field::KEY, p, kend);
+            self.leaf(kind::COLON, field::NONE, colon, colon + 1);
+            let r = self.skip_spaces(colon + 1);
+            if self.eol(r) || self.at(r) == b'#' {
+                self.pos = r;
+                self.finish_line()?;
+                if let Some(line) = self.peek {
+                    let value = self.marker(line).is_none()
+                        && (line.indent > col || (line.indent == col && self.is_dash(line.at())));
+                    if value {
+                        self.node(field::VALUE, n, line.at(), true)?;
+                    }
+                }
+            } else {
+                self.node(field::VALUE, n, r, false)?;
+            }
+            self.b.close_at_last_child();
+            match self.peek {
+                None => break,
+                Some(line) if self.marker(line).is_some() || line.indent < col => break,
+                Some(line) if line.indent == col && self.key_at(line.at()).is_some() => {
+                    p = line.at();
+                }
+                Some(_) => return None,
+            }
+        }
+        self.close_collection();
+        Some(())
+    }
+
+    fn block_sequence(&mut self, first: usize) -> Option<()> {
+        let (_, col) = self.row_col(first);
+        let n = col as isize;
+        self.open(kind::BLOCK_SEQUENCE, field::NONE, first);
+        let mut p = first;
+        loop {
+            self.open(kind::BLOCK_SEQUENCE_ITEM, field::NONE, p);
+            self.leaf(kind::DASH, field::NONE, p, p + 1);
+            let r = self.skip_spaces(p + 1);
+            if self.eol(r) || self.at(r) == b'#' {
+                self.pos = r;
+                self.finish_line()?;
+                if let Some(line) = self.peek {
+                    if self.marker(line).is_none() && line.indent > col {
+                        self.node(field::NONE, n, line.at(), true)?;
+                    }
+                }
+            } else {
+                self.node(field::NONE, n, r, true)?;
+            }
+            self.b.close_at_last_child();
+            match self.peek {
+                None => break,
+                Some(line) if self.marker(line).is_some() || line.indent < col => break,
+                Some(line) if line.indent == col && self.is_dash(line.at()) => p = line.at(),
+                Some(line) if line.indent == col => break, // an indentless sequence ends
+                Some(_) => return None,
+            }
+        }
+        self.close_collection();
+        Some(())
+    }
+
+    /// `|` / `>` with its indicators, an optional comment, and the content
+    /// lines indented more than `n`.
+    fn block_scalar(&mut self, q: usize, n: isize) -> Option<()> {
+        self.open(kind::BLOCK_SCALAR, field::NONE, q);
+        let mut h = q + 1;
+        let mut explicit = None;
+        let mut chomping = false;
+        while h < q + 3 {
+            match self.at(h) {
+                b'+' | b'-' if !chomping => {
+                    chomping = true;
+                    h += 1;
+                }
+                d @ b'1'..=b'9' if explicit.is_none() => {
+                    explicit = Some(usize::from(d - b'0'));
+                    h += 1;
+                }
+                _ => break,
+            }
+        }
+        let indicator = if self.s[q] == b'|' {
+            kind::LITERAL
+        } else {
+            kind::FOLDED
+        };
+        self.leaf(indicator, field::NONE, q, h);
+        let mut r = self.skip_spaces(h);
+        let mut header_end = h;
+        if self.at(r) == b'#' {
+            if r == h {
+                return None;
+            }
+            let (cs, ce) = self.comment(r);
+            self.leaf(kind::COMMENT, field::NONE, cs, ce);
+            header_end = ce;
+            r = self.content_end(r);
+        }
+        if !self.eol(r) {
+            return None;
+        }
+        let mut content_indent = match explicit {
+            Some(_) if n < 0 => return None,
+            Some(d) => Some(n as usize + d),
+            None => None,
+        };
+        let mut line = self.next_line(r);
+        let mut after_content = line;
+        let mut last_end = None;
+        let mut max_blank = 0usize;
+        let mut at_eof = true;
+        while line < self.s.len() {
+            let q2 = self.skip_spaces(line);
+            let indent = q2 - line;
+            if self.eol(q2) {
+                if content_indent.is_none() {
+                    max_blank = max_blank.max(indent);
+                }
+                line = self.next_line(q2);
+                continue;
+            }
+            if indent == 0
+                && self
+                    .marker(Line {
+                        start: line,
+                        indent,
+                    })
+                    .is_some()
+            {
+                at_eof = false;
+                break;
+            }
+            let ci = match content_indent {
+                Some(ci) => ci,
+                None => {
+                    if (indent as isize) <= n {
+                        at_eof = false;
+                        break;
+                    }
+                    if indent < max_blank {
+                        return None;
+                    }
+                    content_indent = Some(indent);
+                    indent
+                }
+            };
+            if indent < ci {
+                if self.s[q2] == b'#' && (indent as isize) > n {
+                    // a comment between the parent's column and the content's:
+                    // tree-sitter does not always end the scalar there
+                    return None;
+                }
+                at_eof = false;
+                break;
+            }
+            let end = self.content_end(q2);
+            let mut text_end = end;
+            while self.s[text_end - 1] == b' ' {
+                text_end -= 1;
+            }
+            last_end = Some(text_end);
+            line = self.next_line(end);
+            after_content = line;
+        }
+        let end = if at_eof {
+            self.s.len()
+        } else {
+            last_end.unwrap_or(header_end)
+        };
+        self.b.close(end);
+        self.pos = after_content;
+        self.peek = self.next_content(after_content);
+        Some(())
+    }
+
+    /// One line of a plain scalar from `p`: where its text ends and whether
+    /// a comment follows it. `None` when a `: ` comes (a key where none can be).
+    fn plain_line(&self, p: usize) -> Option<(usize, bool)> {
+        let mut r = p;
+        let mut last = p;
+        loop {
+            if self.eol(r) {
+                return Some((last, false));
+            }
+            let c = self.s[r];
+            if c == b':' && (self.eol(r + 1) || self.at(r + 1) == b' ') {
+                return None;
+            }
+            if c == b'#' && r > p && self.s[r - 1] == b' ' {
+                return Some((last, true));
+            }
+            if c != b' ' {
+                last = r + 1;
+            }
+            r += 1;
+        }
+    }
+
+    /// A plain scalar in block context, continued on following lines that
+    /// are indented more than `n`.
+    fn plain_block(&mut self, p: usize, n: isize) -> Option<()> {
+        if self.odd_start(p) {
+            return None;
+        }
+        let (mut end, mut comment) = self.plain_line(p)?;
+        let mut line = self.next_line(end);
+        while !comment && line < self.s.len() {
+            let q = self.skip_spaces(line);
+            if self.eol(q) {
+                line = self.next_line(q);
+                continue;
+            }
+            let indent = q - line;
+            if (indent as isize) <= n
+                || self.s[q] == b'#'
+                || (indent == 0
+                    && self
+                        .marker(Line {
+                            start: line,
+                            indent,
+                        })
+                        .is_some())
+            {
+                break;
+            }
+            let (e, c) = self.plain_line(q)?;
+            end = e;
+            comment = c;
+            line = self.next_line(e);
+        }
+        self.plain(p, end);
+        self.pos = end;
+        Some(())
+    }
+
+    /// Every line that starts inside `[start, end)` and has content is
+    /// indented more than `n`.
+    fn lines_indented(&self, start: usize, end: usize, n: isize) -> bool {
+        let mut p = start;
+        while let Some(i) = self.s[p..end].iter().position(|&c| c == b'\n') {
+            p += i + 1;
+            let q = self.skip_spaces(p);
+            if q < end && !self.eol(q) && ((q - p) as isize) <= n {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The end of a quoted scalar starting at `p` (after its closing quote).
+    fn quoted(&self, p: usize) -> Option<usize> {
+        let quote = self.s[p];
+        let mut r = p + 1;
+        loop {
+            let c = *self.s.get(r)?;
+            if quote == b'"' && c == b'\\' {
+                r += 2;
+            } else if c == quote {
+                if quote == b'\'' && self.at(r + 1) == b'\'' {
+                    r += 2;
+                } else {
+                    return Some(r + 1);
+                }
+            } else {
+                r += 1;
+            }
+        }
+    }
+
+    // ---- flow context --------------------------------------------------------
+
+    /// Skip spaces, line breaks and comments (kept pending) inside a flow
+    /// collection.
+    fn flow_gap(&mut self, mut p: usize) -> Option<usize> {
+        loop {
+            match self.s.get(p)? {
+                b' ' | b'\r' => p += 1,
+                b'\n' => {
+                    p += 1;
+                    let q = self.skip_spaces(p);
+                    if !self.eol(q) && ((q - p) as isize) <= self.flow_n {
+                        return None; // less indented than the block around it
+                    }
+                }
+                b'#' => {
+                    let prev = if p == 0 { b'\n' } else { self.s[p - 1] };
+                    if !matches!(prev, b' ' | b'\n') {
+                        return None;
+                    }
+                    let c = self.comment(p);
+                    self.pending.push(c);
+                    p = self.content_end(p);
+                }
+                _ => return Some(p),
+            }
+        }
+    }
+
+    fn flow_collection(&mut self, q: usize) -> Option<()> {
+        if self.s[q] == b'[' {
+            self.flow_sequence(q)
+        } else {
+            self.flow_mapping(q)
+        }
+    }
+
+    fn flow_sequence(&mut self, q: usize) -> Option<()> {
+        self.open(kind::FLOW_SEQUENCE, field::NONE, q);
+        self.leaf(kind::OPEN_BRACKET, field::NONE, q, q + 1);
+        let mut p = self.flow_gap(q + 1)?;
+        loop {
+            if self.s[p] == b']' {
+                self.leaf(kind::CLOSE_BRACKET, field::NONE, p, p + 1);
+                self.b.close(p + 1);
+                self.pos = p + 1;
+                return Some(());
+            }
+            self.flow_node(field::NONE, p)?;
+            p = self.flow_gap(self.pos)?;
+            match self.s[p] {
+                b',' => {
+                    self.leaf(kind::COMMA, field::NONE, p, p + 1);
+                    p = self.flow_gap(p + 1)?;
+                }
+                b']' => {}
+                _ => return None,
+            }
+        }
+    }
+
+    fn flow_mapping(&mut self, q: usize) -> Option<()> {
+        self.open(kind::FLOW_MAPPING, field::NONE, q);
+        self.leaf(kind::OPEN_BRACE, field::NONE, q, q + 1);
+        let mut p = self.flow_gap(q + 1)?;
+        loop {
+            if self.s[p] == b'}' {
+                self.leaf(kind::CLOSE_BRACE, field::NONE, p, p + 1);
+                self.b.close(p + 1);
+                self.pos = p + 1;
+                return Some(());
+            }
+            let c = self.s[p];
+            let kend = match c {
+                b'"' | b'\'' => {
+                    let e = self.quoted(p)?;
+                    if self.s[p..e].contains(&b'\n') {
+                        return None;
+                    }
+                    e
+                }
+                b'[' | b'{' | b'!' | b'&' | b'*' | b'?' | b'#' | b',' | b']' | b'|' | b'>' => {
+                    return None;
+                }
+                _ => self.plain_flow_end(p).filter(|&e| e > p)?,
+            };
+            let r = self.skip_spaces(kend);
+            let quoted = matches!(c, b'"' | b'\'');
+            let colon = self.at(r) == b':'
+                && (quoted
+                    || self.eol(r + 1)
+                    || self.at(r + 1) == b' '
+                    || is_flow_indicator(self.at(r + 1)));
+            if colon {
+                self.open(kind::FLOW_PAIR, field::NONE, p);
+                self.key_scalar(field::KEY, p, kend);
+                self.leaf(kind::COLON, field::NONE, r, r + 1);
+                let v = self.flow_gap(r + 1)?;
+                let after = if matches!(self.s[v], b',' | b'}') {
+                    v
+                } else {
+                    self.flow_node(field::VALUE, v)?;
+                    self.pos
+                };
+                self.b.close_at_last_child();
+                p = self.flow_gap(after)?;
+            } else {
+                self.flow_node(field::NONE, p)?;
+                p = self.flow_gap(self.pos)?;
+            }
+            match self.s[p] {
+                b',' => {
+                    self.leaf(kind::COMMA, field::NONE, p, p + 1);
+                    p = self.flow_gap(p + 1)?;
+                }
+                b'}' => {}
+                _ => return None,
+            }
+        }
+    }
+
+    /// A node inside a flow collection, starting at `p`.
+    fn flow_node(&mut self, field: u8, p: usize) -> Option<()> {
+        let (props, q) = self.properties(p, true)?;
+        let c = self.at(q);
+        if q >= self.s.len() || self.eol(q) && !props.is_empty() {
+            return None;
+        }
+        self.open(kind::FLOW_NODE, field, p);
+        self.emit_properties(&props);
+        match c {
+            b'[' | b'{' => self.flow_collection(q)?,
+            b'"' | b'\'' => {
+                let end = self.quoted(q)?;
+                if !self.lines_indented(q, end, self.flow_n) {
+                    return None;
+                }
+                self.leaf(quoted_kind(c), field::NONE, q, end);
+                self.pos = end;
+            }
+            b'*' => {
+                if !props.is_empty() {
+                    return None;
+                }
+                let end = self.property_end(q, true)?;
+                self.leaf(kind::ALIAS, field::NONE, q, end);
+                self.pos = end;
+            }
+            b',' | b']' | b'}' | b'#' | b'|' | b'>' | b'%' | b'@' | b'`' => return None,
+            b'-' | b'?' | b':' if self.eol(q + 1) || self.at(q + 1) == b' ' => return None,
+            _ => {
+                let end = self.plain_flow_end(q).filter(|&e| e > q)?;
+                self.plain(q, end);
+                self.pos = end;
+            }
+        }
+        self.b.close_at_last_child();
+        let r = self.skip_spaces(self.pos);
+        // `a: b` inside a sequence (a single-pair mapping) is left to tree-sitter
+        if self.at(r) == b':' {
+            return None;
+        }
+        Some(())
+    }
+
+    /// Where a plain scalar inside a flow collection ends (one line only).
+    fn plain_flow_end(&self, p: usize) -> Option<usize> {
+        if self.odd_start(p) {
+            return None;
+        }
+        let mut r = p;
+        let mut last = p;
+        loop {
+            if self.eol(r) {
+                // a plain scalar going on on the next line is left to tree-sitter
+                let mut q = r;
+                while matches!(self.at(q), b' ' | b'\n' | b'\r') {
+                    q += 1;
+                }
+                return matches!(self.at(q), b',' | b']' | b'}' | b'#' | b':').then_some(last);
+            }
+            let c = self.s[r];
+            if is_flow_indicator(c) {
+                return Some(last);
+            }
+            if c == b':'
+                && (self.eol(r + 1) || self.at(r + 1) == b' ' || is_flow_indicator(self.at(r + 1)))
+            {
+                return Some(last);
+            }
+            if c == b'#' && r > p && self.s[r - 1] == b' ' {
+                return Some(last);
+            }
+            if c != b' ' {
+                last = r + 1;
+            }
+            r += 1;
+        }
+    }
+}
+
+fn quoted_kind(quote: u8) -> u16 {
+    if quote == b'"' {
+        kind::DOUBLE_QUOTE_SCALAR
+    } else {
+        kind::SINGLE_QUOTE_SCALAR
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cst;
+    use super::super::tree::{Node, Tree, kind};
+    use super::parse;
+
+    /// The tree as text, one node a line, for comparison: children of
+    /// quoted scalars, aliases, anchors and tags (their quote and name
+    /// tokens) are left out, and a plain scalar's type child says only
+    /// whether it is null (tree-sitter also tells ints, floats and bools).
+    fn outline(tree: &Tree) -> String {
+        fn go(n: Node, depth: usize, out: &mut String) {
+            let mut k = n.kind_id();
+            if n.parent()
+                .is_some_and(|p| p.kind_id() == kind::PLAIN_SCALAR)
+                && k != kind::NULL_SCALAR
+            {
+                k = kind::STRING_SCALAR;
+            }
+            let p = n.start_position();
+            out.push_str(&format!(
+                "{}{} f{} [{}..{}] ({},{})\n",
+                "  ".repeat(depth),
+                super::super::tree::KINDS[usize::from(k)].0,
+                n.field_id(),
+                n.start_byte(),
+                n.end_byte(),
+                p.row,
+                p.column
+            ));
+            if matches!(
+                n.kind_id(),
+                kind::SINGLE_QUOTE_SCALAR
+                    | kind::DOUBLE_QUOTE_SCALAR
+                    | kind::ALIAS
+                    | kind::ANCHOR
+                    | kind::TAG
+            ) {
+                return;
+            }
+            for c in n.all_children() {
+                go(c, depth + 1, out);
+            }
+        }
+        let mut out = String::new();
+        go(tree.root_node(), 0, &mut out);
+        out
+    }
+
+    /// Compare with tree-sitter: `Some(true)` same tree, `None` when the
+    /// scanner declined; panics on a difference.
+    fn check(name: &str, text: &str) -> Option<()> {
+        let ours = parse(text);
+        let theirs = cst::parse_tree_sitter(text);
+        match (ours, theirs) {
+            (None, _) => None,
+            (Some(ours), Ok(theirs)) => {
+                let (a, b) = (outline(&ours), outline(&theirs));
+                if a != b {
+                    let diff = similar::TextDiff::from_lines(&b, &a)
+                        .unified_diff()
+                        .header("tree-sitter", "scan")
+                        .to_string();
+                    panic!(
+                        "{name}: the span scanner's tree differs from tree-sitter's:\n{text}\n{diff}"
+                    );
+                }
+                Some(())
+            }
+            // tree-sitter refuses it: only text too long for tree-sitter may
+            // be read by the scanner alone
+            (Some(_), Err(e)) => {
+                assert!(
+                    !super::super::limits::fits_span_parser(text),
+                    "{name}: the scanner read a text tree-sitter refuses ({}):\n{text}",
+                    e.msg
+                );
+                Some(())
+            }
+        }
+    }
+
+    fn inputs() -> Vec<(String, String)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![root.join("testdata/tingyunagent.yaml")];
+        for dir in ["testdata/cases", "testdata/fuzz"] {
+            let mut entries: Vec<_> = std::fs::read_dir(root.join(dir))
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            entries.sort();
+            for e in entries {
+                if e.is_dir() {
+                    for f in ["input.yaml", "expected.yaml", "output.yaml"] {
+                        if e.join(f).is_file() {
+                            files.push(e.join(f));
+                        }
+                    }
+                } else {
+                    files.push(e);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for f in files {
+            let bytes = std::fs::read(&f).unwrap();
+            let Ok(text) = String::from_utf8(bytes) else {
+                continue;
+            };
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
+            let name = f.display().to_string();
+            for (i, chunk) in super::super::stream::split(&text).iter().enumerate() {
+                out.push((
+                    format!("{name} document {i}"),
+                    text[chunk.start..chunk.end].to_string(),
+                ));
+            }
+            out.push((name, text));
+        }
+        out
+    }
+
+    #[test]
+    fn same_tree_as_tree_sitter_on_every_project_input() {
+        let (mut read, mut declined) = (0, Vec::new());
+        for (name, text) in inputs() {
+            match check(&name, &text) {
+                Some(()) => read += 1,
+                None => declined.push(name),
+            }
+        }
+        eprintln!(
+            "span scanner: {read} read, {} declined: {declined:#?}",
+            declined.len()
+        );
+        assert!(read > 200, "{read} inputs read");
+        // the download is read by the scanner, not left to tree-sitter
+        assert!(
+            !declined.iter().any(|n| n.contains("tingyunagent.yaml")),
+            "{declined:?}"
+        );
+    }
+
+    #[test]
+    fn same_tree_as_tree_sitter_on_shapes() {
+        let cases = [
+            "# head\na: 1\n---\n# c2\nb: 2\n\n...\n--- x\n---\n",
+            "a: 1\n  # indented\n# col0\n\n",
+            "- a\n- b: 1\n  c: 2\n-\n- - x\n",
+            "a: # c1\n  # c2\n  b: 1 # c3\n  # c4\nd:\n# c5\n- x # c6\n# c7\n- y\ne: [1, # c8\n  2]\n",
+            "\n\n# lead\n\na:\n  b:\n    c: 1\n  # x\nd: 1\ng:\n# c\nh: \"q\n  r\"\n",
+            "x\n",
+            "a: |\n  t\n\n  \n",
+            "a: b  \n  ",
+            "k: {a: 1,\n  b: [x]}\nm: ~\nn: null\no: Null\np: NULL\nq: nUll\n",
+            "a: 1\n# c\n---\nx # d\n# e\n---\n- y\n# f\n...\n# g\n",
+            "a:\n- b\nc:\n  - d\n  -\n    e: |-\n      t\n    # q\n",
+            "f: |  # c9\n  t\n\ng: >+\n  u\n",
+            "a: 1\r\nb:\r\n  - x\r\n  - \"y\"\r\nc: |\r\n  z\r\n\r\n",
+            "k : v\n",
+            "--- |\n  x\n--- >-\n y\n",
+            "a: one\n  two\n\n  three\nb: 2\n",
+            "a: !!map &x\n  b: c\n",
+            "a: &img x:1\nb: *img\nc: !t 'it''s'\n",
+            "{\"a\": 1, \"b\": [true, null, \"x\"],\n \"c\": {\"d\": \"e\"}}\n",
+            "a:\n  - name: x\n    image: \"y\" # c\n  -   name: z\n      args: [a, b]\n",
+            "a: |2\n   x\n  y\nb: >\n\n  folded\n  text\n\nc: 1\n",
+            "a: b # c\n#d\n",
+            "a: 'x\n\n  y'\n",
+            "- [a, {b: c}, [d]]\n- {a: [1, 2], b: }\n",
+            "key: value with: colon? no\n",
+        ];
+        let mut read = 0;
+        for (i, text) in cases.iter().enumerate() {
+            if check(&format!("case {i}"), text).is_some() {
+                read += 1;
+            }
+        }
+        assert!(
+            read >= cases.len() - 3,
+            "only {read} of {} read",
+            cases.len()
+        );
+    }
+
+    /// Inputs changed at random (lines dropped, repeated, indented, and
+    /// YAML's indicators put in): wherever both parsers read the result,
+    /// the trees are the same.
+    #[test]
+    fn same_tree_as_tree_sitter_on_mutated_inputs() {
+        let texts: Vec<String> = inputs()
+            .into_iter()
+            .filter(|(n, _)| n.contains("document"))
+            .map(|(_, t)| t)
+            .collect();
+        // TINGYUN_SCAN_MUTATIONS=N [TINGYUN_SCAN_SEED=S] for a longer run
+        let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+        let count = env("TINGYUN_SCAN_MUTATIONS").unwrap_or(4000);
+        let mut seed = env("TINGYUN_SCAN_SEED").unwrap_or(0x2545_f491_4f6c_dd1d) | 1;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let pieces = [
+            " ", "  ", "\n", "- ", ": ", ":", "#", " # c", "'", "\"", "[", "]", "{", "}", ",", "|",
+            ">-", "&a ", "*a", "!t ", "---\n", "...\n", "\r\n", "~", "? ",
+        ];
+        let (mut read, mut total) = (0, 0);
+        for _ in 0..count {
+            let base = &texts[next(texts.len())];
+            let mut lines: Vec<String> = base.split_inclusive('\n').map(str::to_string).collect();
+            if lines.is_empty() {
+                continue;
+            }
+            for _ in 0..1 + next(3) {
+                let i = next(lines.len());
+                match next(5) {
+                    0 => {
+                        lines.remove(i);
+                        if lines.is_empty() {
+                            break;
+                        }
+                    }
+                    1 => {
+                        let l = lines[i].clone();
+                        lines.insert(i, l);
+                    }
+                    2 => lines[i].insert_str(0, "  "),
+                    _ => {
+                        let l = &mut lines[i];
+                        let at = next(l.len() + 1);
+                        if l.is_char_boundary(at) {
+                            l.insert_str(at, pieces[next(pieces.len())]);
+                        }
+                    }
+                }
+            }
+            let text = lines.concat();
+            total += 1;
+            if check("mutated input", &text).is_some() {
+                read += 1;
+            }
+        }
+        eprintln!("span scanner on mutated inputs: {read} of {total} read");
+        assert!(read > total / 4, "{read} of {total}");
+    }
+
+    /// `TINGYUN_SCAN_CORPUS=DIR cargo test --lib scan -- --ignored`: the
+    /// same comparison on every file of DIR (e.g. the fuzzer's corpus).
+    #[test]
+    #[ignore = "needs a corpus directory in TINGYUN_SCAN_CORPUS"]
+    fn same_tree_as_tree_sitter_on_a_corpus() {
+        let dir = std::env::var("TINGYUN_SCAN_CORPUS").expect("TINGYUN_SCAN_CORPUS=DIR");
+        let (mut read, mut declined) = (0, 0);
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let Ok(text) = String::from_utf8(std::fs::read(e.path()).unwrap()) else {
+                continue;
+            };
+            match check(&e.path().display().to_string(), &text) {
+                Some(()) => read += 1,
+                None => declined += 1,
+            }
+        }
+        eprintln!("span scanner on the corpus: {read} read, {declined} declined");
+        assert!(read > 0);
+    }
+
+    #[test]
+    fn declines_what_it_leaves_to_tree_sitter() {
+        for text in [
+            "%YAML 1.2\n---\na: 1\n",
+            "a:\t1\n",
+            "? a\n: b\n",
+            "[a]: b\n",
+            "&x a: b\n",
+            "a: b: c\n",
+            "a\rb\n",
+        ] {
+            assert!(parse(text).is_none(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn reads_a_document_longer_than_tree_sitter_can() {
+        let mut text =
+            String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n");
+        for i in 0..40_000 {
+            text.push_str(&format!("  k{i}: v{i} # c\n"));
+        }
+        let tree = parse(&text).expect("read");
+        let map = cst::document_content(tree.root_node()).unwrap();
+        let data = cst::get_value(map, &text, "data").unwrap();
+        assert_eq!(cst::pairs(data).len(), 40_000);
+        let last = cst::pairs(data).last().unwrap().key;
+        assert_eq!(last.start_position().row, 40_004);
+        assert_eq!(&text[last.byte_range()], "k39999");
+    }
+}

@@ -1,0 +1,552 @@
+//! The span tree the editor reads: every node of a YAML text with its kind,
+//! exact byte range, position and (for pairs) which child is the key and
+//! which the value. Nodes live in one flat vector (cheap to build, to walk
+//! and to drop); [`Node`] is a copyable handle into it.
+//!
+//! The kinds, fields and ranges are those of the tree-sitter-yaml grammar,
+//! so a tree can come from tree-sitter ([`from_tree_sitter`]) or from the
+//! project's own span scanner (`super::scan`), which is checked against it.
+use std::ops::Range;
+
+/// Kind names, indexed by kind id. Named kinds first, then the anonymous
+/// tokens the editor looks at. Any other kind reads as `"_"` / `"'_"`.
+pub const KINDS: &[(&str, bool)] = &[
+    ("_", true), // 0: a named kind the editor never asks for
+    ("stream", true),
+    ("document", true),
+    ("block_node", true),
+    ("flow_node", true),
+    ("block_mapping", true),
+    ("block_mapping_pair", true),
+    ("block_sequence", true),
+    ("block_sequence_item", true),
+    ("flow_mapping", true),
+    ("flow_pair", true),
+    ("flow_sequence", true),
+    ("plain_scalar", true),
+    ("string_scalar", true),
+    ("null_scalar", true),
+    ("single_quote_scalar", true),
+    ("double_quote_scalar", true),
+    ("block_scalar", true),
+    ("alias", true),
+    ("anchor", true),
+    ("tag", true),
+    ("comment", true),
+    ("yaml_directive", true),
+    ("tag_directive", true),
+    ("reserved_directive", true),
+    ("ERROR", true),
+    ("_", false), // 26: an anonymous token the editor never asks for
+    (":", false),
+    ("-", false),
+    ("?", false),
+    (",", false),
+    ("[", false),
+    ("]", false),
+    ("{", false),
+    ("}", false),
+    ("---", false),
+    ("...", false),
+    ("|", false),
+    (">", false),
+];
+
+/// Kind ids by name (the index of the name in [`KINDS`]).
+pub mod kind {
+    pub const OTHER: u16 = 0;
+    pub const STREAM: u16 = 1;
+    pub const DOCUMENT: u16 = 2;
+    pub const BLOCK_NODE: u16 = 3;
+    pub const FLOW_NODE: u16 = 4;
+    pub const BLOCK_MAPPING: u16 = 5;
+    pub const BLOCK_MAPPING_PAIR: u16 = 6;
+    pub const BLOCK_SEQUENCE: u16 = 7;
+    pub const BLOCK_SEQUENCE_ITEM: u16 = 8;
+    pub const FLOW_MAPPING: u16 = 9;
+    pub const FLOW_PAIR: u16 = 10;
+    pub const FLOW_SEQUENCE: u16 = 11;
+    pub const PLAIN_SCALAR: u16 = 12;
+    pub const STRING_SCALAR: u16 = 13;
+    pub const NULL_SCALAR: u16 = 14;
+    pub const SINGLE_QUOTE_SCALAR: u16 = 15;
+    pub const DOUBLE_QUOTE_SCALAR: u16 = 16;
+    pub const BLOCK_SCALAR: u16 = 17;
+    pub const ALIAS: u16 = 18;
+    pub const ANCHOR: u16 = 19;
+    pub const TAG: u16 = 20;
+    pub const COMMENT: u16 = 21;
+    pub const YAML_DIRECTIVE: u16 = 22;
+    pub const TAG_DIRECTIVE: u16 = 23;
+    pub const RESERVED_DIRECTIVE: u16 = 24;
+    pub const ERROR: u16 = 25;
+    pub const TOKEN: u16 = 26;
+    pub const COLON: u16 = 27;
+    pub const DASH: u16 = 28;
+    pub const QUESTION: u16 = 29;
+    pub const COMMA: u16 = 30;
+    pub const OPEN_BRACKET: u16 = 31;
+    pub const CLOSE_BRACKET: u16 = 32;
+    pub const OPEN_BRACE: u16 = 33;
+    pub const CLOSE_BRACE: u16 = 34;
+    pub const DOC_START: u16 = 35;
+    pub const DOC_END: u16 = 36;
+    pub const LITERAL: u16 = 37;
+    pub const FOLDED: u16 = 38;
+}
+
+/// Field ids: which child of a pair is its key and which its value.
+pub mod field {
+    pub const NONE: u8 = 0;
+    pub const KEY: u8 = 1;
+    pub const VALUE: u8 = 2;
+}
+
+/// The kind id of a kind name (named or not); `None` for an unknown name.
+pub fn kind_id_for(name: &str, named: bool) -> Option<u16> {
+    KINDS
+        .iter()
+        .position(|&(n, is_named)| n == name && is_named == named)
+        .and_then(|i| u16::try_from(i).ok())
+}
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy)]
+struct Data {
+    kind: u16,
+    field: u8,
+    start: usize,
+    end: usize,
+    row: usize,
+    col: usize,
+    parent: u32,
+    first: u32,
+    last: u32,
+    next: u32,
+    prev: u32,
+    children: u32,
+}
+
+/// A line (row) and byte column, both 0-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Point {
+    pub row: usize,
+    pub column: usize,
+}
+
+/// A parsed text: the nodes in document order (a parent before its children).
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    nodes: Vec<Data>,
+}
+
+impl Tree {
+    /// The `stream` node (the first node added).
+    pub fn root_node(&self) -> Node<'_> {
+        Node { tree: self, id: 0 }
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// Builds a [`Tree`] in document order: `open` a node, add its children,
+/// `close` it with its end.
+#[derive(Debug, Default)]
+pub struct Builder {
+    tree: Tree,
+    open: Vec<u32>,
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(nodes: usize) -> Self {
+        Builder {
+            tree: Tree {
+                nodes: Vec::with_capacity(nodes),
+            },
+            open: Vec::new(),
+        }
+    }
+
+    /// Start a node as the last child of the innermost open node.
+    pub fn open(&mut self, kind: u16, field: u8, start: usize, row: usize, col: usize) -> u32 {
+        let id = u32::try_from(self.tree.nodes.len()).expect("fewer than 2^32 nodes");
+        let parent = self.open.last().copied().unwrap_or(NIL);
+        let mut prev = NIL;
+        if parent != NIL {
+            let p = &mut self.tree.nodes[parent as usize];
+            prev = p.last;
+            if p.first == NIL {
+                p.first = id;
+            }
+            p.last = id;
+            p.children += 1;
+        }
+        if prev != NIL {
+            self.tree.nodes[prev as usize].next = id;
+        }
+        self.tree.nodes.push(Data {
+            kind,
+            field,
+            start,
+            end: start,
+            row,
+            col,
+            parent,
+            first: NIL,
+            last: NIL,
+            next: NIL,
+            prev,
+            children: 0,
+        });
+        self.open.push(id);
+        id
+    }
+
+    /// End the innermost open node at byte `end`.
+    pub fn close(&mut self, end: usize) {
+        if let Some(id) = self.open.pop() {
+            self.tree.nodes[id as usize].end = end;
+        }
+    }
+
+    /// A node without children.
+    pub fn leaf(&mut self, kind: u16, field: u8, start: usize, end: usize, row: usize, col: usize) {
+        self.open(kind, field, start, row, col);
+        self.close(end);
+    }
+
+    /// End the innermost open node where its last child ends (where it
+    /// starts when it has none).
+    pub fn close_at_last_child(&mut self) {
+        if let Some(&id) = self.open.last() {
+            let d = &self.tree.nodes[id as usize];
+            let end = if d.last == NIL {
+                d.start
+            } else {
+                self.tree.nodes[d.last as usize].end
+            };
+            self.close(end);
+        }
+    }
+
+    /// The kind of the innermost open node.
+    pub fn top_kind(&self) -> Option<u16> {
+        self.open
+            .last()
+            .map(|&id| self.tree.nodes[id as usize].kind)
+    }
+
+    /// Number of nodes still open.
+    pub fn depth(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn finish(mut self) -> Tree {
+        while !self.open.is_empty() {
+            let end = self.open.last().map_or(0, |&id| {
+                let d = &self.tree.nodes[id as usize];
+                if d.last == NIL {
+                    d.end
+                } else {
+                    d.end.max(self.tree.nodes[d.last as usize].end)
+                }
+            });
+            self.close(end);
+        }
+        self.tree
+    }
+}
+
+/// One node of a [`Tree`].
+#[derive(Clone, Copy)]
+pub struct Node<'t> {
+    tree: &'t Tree,
+    id: u32,
+}
+
+impl PartialEq for Node<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && std::ptr::eq(self.tree, other.tree)
+    }
+}
+
+impl Eq for Node<'_> {}
+
+impl std::fmt::Debug for Node<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} [{}..{}]",
+            self.kind(),
+            self.start_byte(),
+            self.end_byte()
+        )
+    }
+}
+
+impl<'t> Node<'t> {
+    fn data(&self) -> &'t Data {
+        &self.tree.nodes[self.id as usize]
+    }
+
+    fn at(&self, id: u32) -> Option<Node<'t>> {
+        (id != NIL).then_some(Node {
+            tree: self.tree,
+            id,
+        })
+    }
+
+    /// A number unique within the tree (the node's index).
+    pub fn id(&self) -> usize {
+        self.id as usize
+    }
+
+    pub fn kind_id(&self) -> u16 {
+        self.data().kind
+    }
+
+    pub fn kind(&self) -> &'static str {
+        KINDS[usize::from(self.data().kind)].0
+    }
+
+    pub fn is_named(&self) -> bool {
+        KINDS[usize::from(self.data().kind)].1
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.data().kind == kind::ERROR
+    }
+
+    pub fn start_byte(&self) -> usize {
+        self.data().start
+    }
+
+    pub fn end_byte(&self) -> usize {
+        self.data().end
+    }
+
+    pub fn byte_range(&self) -> Range<usize> {
+        self.data().start..self.data().end
+    }
+
+    pub fn start_position(&self) -> Point {
+        let d = self.data();
+        Point {
+            row: d.row,
+            column: d.col,
+        }
+    }
+
+    /// Which field of its parent this node is (see [`field`]).
+    pub fn field_id(&self) -> u8 {
+        self.data().field
+    }
+
+    pub fn parent(&self) -> Option<Node<'t>> {
+        self.at(self.data().parent)
+    }
+
+    pub fn next_sibling(&self) -> Option<Node<'t>> {
+        self.at(self.data().next)
+    }
+
+    pub fn prev_sibling(&self) -> Option<Node<'t>> {
+        self.at(self.data().prev)
+    }
+
+    pub fn child_count(&self) -> usize {
+        self.data().children as usize
+    }
+
+    /// The children, named or not, in order.
+    pub fn all_children(&self) -> Children<'t> {
+        Children {
+            tree: self.tree,
+            next: self.data().first,
+        }
+    }
+
+    /// The named children in order.
+    pub fn named(&self) -> impl Iterator<Item = Node<'t>> + use<'t> {
+        self.all_children().filter(Node::is_named)
+    }
+
+    pub fn named_child_count(&self) -> usize {
+        self.named().count()
+    }
+
+    pub fn named_child(&self, i: usize) -> Option<Node<'t>> {
+        self.named().nth(i)
+    }
+
+    pub fn child(&self, i: usize) -> Option<Node<'t>> {
+        self.all_children().nth(i)
+    }
+
+    /// The child in field `field` (see [`field`]).
+    pub fn child_by_field_id(&self, field: u8) -> Option<Node<'t>> {
+        self.all_children().find(|c| c.data().field == field)
+    }
+
+    pub fn child_by_field_name(&self, name: &str) -> Option<Node<'t>> {
+        match name {
+            "key" => self.child_by_field_id(field::KEY),
+            "value" => self.child_by_field_id(field::VALUE),
+            _ => None,
+        }
+    }
+
+    /// A cursor for a depth-first walk of this node and its descendants.
+    pub fn walk(&self) -> TreeCursor<'t> {
+        TreeCursor {
+            tree: self.tree,
+            root: self.id,
+            at: self.id,
+        }
+    }
+
+    /// Tree-sitter's calling convention (the cursor is not needed here).
+    pub fn children(&self, _cursor: &mut TreeCursor<'t>) -> Children<'t> {
+        self.all_children()
+    }
+
+    /// Tree-sitter's calling convention (the cursor is not needed here).
+    pub fn named_children(
+        &self,
+        _cursor: &mut TreeCursor<'t>,
+    ) -> impl Iterator<Item = Node<'t>> + use<'t> {
+        self.named()
+    }
+}
+
+/// The children of a node, in order.
+#[derive(Clone)]
+pub struct Children<'t> {
+    tree: &'t Tree,
+    next: u32,
+}
+
+impl<'t> Iterator for Children<'t> {
+    type Item = Node<'t>;
+
+    fn next(&mut self) -> Option<Node<'t>> {
+        if self.next == NIL {
+            return None;
+        }
+        let node = Node {
+            tree: self.tree,
+            id: self.next,
+        };
+        self.next = node.data().next;
+        Some(node)
+    }
+}
+
+/// A depth-first cursor that never leaves the node it was made from.
+pub struct TreeCursor<'t> {
+    tree: &'t Tree,
+    root: u32,
+    at: u32,
+}
+
+impl<'t> TreeCursor<'t> {
+    pub fn node(&self) -> Node<'t> {
+        Node {
+            tree: self.tree,
+            id: self.at,
+        }
+    }
+
+    pub fn goto_first_child(&mut self) -> bool {
+        let first = self.tree.nodes[self.at as usize].first;
+        if first == NIL {
+            return false;
+        }
+        self.at = first;
+        true
+    }
+
+    pub fn goto_next_sibling(&mut self) -> bool {
+        if self.at == self.root {
+            return false;
+        }
+        let next = self.tree.nodes[self.at as usize].next;
+        if next == NIL {
+            return false;
+        }
+        self.at = next;
+        true
+    }
+
+    pub fn goto_parent(&mut self) -> bool {
+        if self.at == self.root {
+            return false;
+        }
+        let parent = self.tree.nodes[self.at as usize].parent;
+        if parent == NIL {
+            return false;
+        }
+        self.at = parent;
+        true
+    }
+}
+
+/// The same tree from a tree-sitter parse (kinds the editor never asks
+/// for become [`kind::OTHER`] / [`kind::TOKEN`]).
+pub fn from_tree_sitter(tree: &tree_sitter::Tree) -> Tree {
+    let lang = tree.language();
+    let count = usize::from(lang.node_kind_count());
+    let mut map = vec![kind::OTHER; count];
+    for (id, slot) in map.iter_mut().enumerate() {
+        let Ok(id16) = u16::try_from(id) else { break };
+        let name = lang.node_kind_for_id(id16).unwrap_or("_");
+        let named = lang.node_kind_is_named(id16);
+        *slot = kind_id_for(name, named).unwrap_or(if named { kind::OTHER } else { kind::TOKEN });
+    }
+    let key = lang.field_id_for_name("key").map(|f| f.get());
+    let value = lang.field_id_for_name("value").map(|f| f.get());
+    let mut b = Builder::new();
+    let mut cursor = tree.walk();
+    loop {
+        let n = cursor.node();
+        let field = match cursor.field_id().map(|f| f.get()) {
+            f if f.is_some() && f == key => field::KEY,
+            f if f.is_some() && f == value => field::VALUE,
+            _ => field::NONE,
+        };
+        let kind = if n.is_error() {
+            kind::ERROR
+        } else {
+            map.get(usize::from(n.kind_id()))
+                .copied()
+                .unwrap_or(kind::OTHER)
+        };
+        let p = n.start_position();
+        b.open(kind, field, n.start_byte(), p.row, p.column);
+        if cursor.goto_first_child() {
+            continue;
+        }
+        b.close(n.end_byte());
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return b.finish();
+            }
+            b.close(cursor.node().end_byte());
+        }
+    }
+}
