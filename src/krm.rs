@@ -154,16 +154,53 @@ fn indent_back(doc: &str, indent: usize) -> String {
     out
 }
 
+/// A message about an item, with the positions it names ("first defined on
+/// line N", "in line N, column M") moved from the item's text to the
+/// ResourceList's: `lines` more lines, `cols` more columns.
+fn shift_positions(msg: &str, lines: usize, cols: usize) -> String {
+    let number = |s: &str| -> Option<(usize, usize)> {
+        let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        s[..digits].parse().ok().map(|n| (n, digits))
+    };
+    let mut out = String::with_capacity(msg.len() + 8);
+    let mut rest = msg;
+    while let Some(i) = rest.find("line ") {
+        let (head, tail) = rest.split_at(i + "line ".len());
+        out.push_str(head);
+        let is_position = head.ends_with(" on line ") || head.ends_with(" in line ");
+        match number(tail).filter(|_| is_position) {
+            Some((n, len)) => {
+                out.push_str(&(n + lines).to_string());
+                rest = &tail[len..];
+                if let Some(after) = rest.strip_prefix(", column ")
+                    && let Some((c, len)) = number(after)
+                {
+                    out.push_str(&format!(", column {}", c + cols));
+                    rest = &after[len..];
+                }
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The profile in `functionConfig` (ConfigMap `data`, else `spec`).
 fn function_config(label: &str, text: &str) -> Result<profile::Profile, Located> {
     let docs = MarkedYaml::load_from_str(text).map_err(|e| {
         let m = e.marker();
+        let (line, col) = (m.line().max(1), m.col() + 1);
+        // a duplicate key: where its first definition is
+        if let Some(dup) = crate::yaml::value::duplicated_key(text, e.info(), line, col) {
+            return Located::new(label, line, col, dup.msg);
+        }
         // a Secret among the items: no input character in the message
         let msg = match crate::yaml::secret::declares_secret(text) {
             true => crate::yaml::secret::unquoted(e.info()),
             false => e.info().to_string(),
         };
-        Located::new(label, m.line().max(1), m.col() + 1, msg)
+        Located::new(label, line, col, msg)
     })?;
     let Some(root) = docs.first() else {
         return Err(Located::new(
@@ -238,6 +275,8 @@ pub fn run(label: &str, input: &str, options: &PatchOptions) -> anyhow::Result<S
                 Ok(mut loc) => {
                     loc.line += it.first_line - 1;
                     loc.col += it.indent + 2;
+                    // positions inside the message too ("first defined on line N")
+                    loc.msg = shift_positions(&loc.msg, it.first_line - 1, it.indent + 2);
                     return Err(loc.into());
                 }
                 Err(e) if e.to_string().contains("no Kubernetes object") => {
@@ -368,6 +407,26 @@ fn self_check(input: &str, output: &str, expected_items: &[Value]) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_in_item_messages_move_to_the_list() {
+        assert_eq!(
+            shift_positions("duplicate key \"a\" (first defined on line 3): x", 10, 4),
+            "duplicate key \"a\" (first defined on line 13): x"
+        );
+        assert_eq!(
+            shift_positions(
+                "while parsing a flow sequence in line 2, column 5: expected ']', but found end in line 3, column 1",
+                7,
+                2
+            ),
+            "while parsing a flow sequence in line 9, column 7: expected ']', but found end in line 10, column 3"
+        );
+        assert_eq!(
+            shift_positions("a line 5 and line", 1, 1),
+            "a line 5 and line"
+        );
+    }
 
     #[test]
     fn items_are_cut_and_put_back_byte_for_byte() {

@@ -92,12 +92,13 @@ fn load(text: &str, spans: bool) -> Result<tabs::Parsed, ParseError> {
     loader.early_parse(false);
     let scan_error = |e: &saphyr::ScanError| {
         let m = e.marker();
-        ParseError {
-            line: m.line(),
-            col: m.col() + 1,
+        let (line, col) = (m.line(), m.col() + 1);
+        duplicated_key(text, e.info(), line, col).unwrap_or_else(|| ParseError {
+            line,
+            col,
             msg: e.info().to_string(),
             first: None,
-        }
+        })
     };
     parser.load(&mut loader, true).map_err(|e| scan_error(&e))?;
     if let Some(e) = loader.error() {
@@ -111,6 +112,60 @@ fn load(text: &str, spans: bool) -> Result<tabs::Parsed, ParseError> {
     }
     let values = docs.iter().map(to_json).collect::<Result<_, _>>()?;
     Ok((values, content))
+}
+
+/// saphyr's loader says only "duplicated key in mapping", at the second
+/// key (`line`, 1-based `col`): the error as this crate says it, naming the
+/// line of the first definition (found on saphyr's event stream). `None`
+/// for any other message.
+pub fn duplicated_key(text: &str, info: &str, line: usize, col: usize) -> Option<ParseError> {
+    use saphyr_parser::Event;
+    if info != "duplicated key in mapping" {
+        return None;
+    }
+    // per open collection: for a mapping, whether a key comes next and
+    // the scalar keys seen with their positions
+    let mut stack: Vec<Option<(bool, Vec<(String, usize, usize)>)>> = Vec::new();
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    while let Some(Ok((event, span))) = parser.next_event() {
+        let node = matches!(
+            event,
+            Event::Scalar(..)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..)
+                | Event::Alias(_)
+        );
+        if let (true, Some(Some((expect_key, keys)))) = (node, stack.last_mut()) {
+            if *expect_key {
+                if let Event::Scalar(raw, ..) = &event {
+                    let at = (span.start.line(), span.start.col() + 1);
+                    if at == (line, col) {
+                        let (_, fl, fc) = keys.iter().find(|(k, ..)| k == raw.as_ref())?;
+                        return Some(ParseError {
+                            line,
+                            col,
+                            msg: format!(
+                                "duplicate key {raw:?} {}: remove one of them",
+                                first_defined(*fl)
+                            ),
+                            first: Some((*fl, *fc)),
+                        });
+                    }
+                    keys.push((raw.to_string(), at.0, at.1));
+                }
+            }
+            *expect_key = !*expect_key;
+        }
+        match event {
+            Event::MappingStart(..) => stack.push(Some((true, Vec::new()))),
+            Event::SequenceStart(..) => stack.push(None),
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The values of a text without anchors, aliases, tags or merge keys,
@@ -683,6 +738,21 @@ fn mapping(map: &AnnotatedMapping<MarkedYaml>) -> Result<Value, ParseError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn duplicates_the_loader_finds_name_the_first_definition() {
+        let text = "a: 1\nm:\n  k: [x, {k: 1}]\n  j: 2\n  k: 3\n";
+        let err = documents(text).unwrap_err();
+        assert_eq!(
+            (err.line, err.col, err.first),
+            (5, 3, Some((3, 3))),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.msg,
+            "duplicate key \"k\" (first defined on line 3): remove one of them"
+        );
+    }
 
     #[test]
     fn a_tab_after_a_colon_separates_like_a_space() {

@@ -603,3 +603,27 @@ except yaml.MarkedYAMLError as e:
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `apply` reads manifests with the second parser only: its duplicate-key
+/// errors name the first definition too (before any cluster is asked).
+#[test]
+fn apply_names_a_duplicate_keys_first_definition() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (input, want) in [
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: a\n  x: b\n  k: c\n",
+            "bad.yaml:8:3: duplicate key \"k\" (first defined on line 6): remove one of them\n",
+        ),
+        (
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  on: a\n  true: c\n",
+            "bad.yaml:12:3: duplicate key \"true\" (first defined on line 11): kubectl reads both keys as \"true\"; quote or rename one of them\n",
+        ),
+    ] {
+        fs::write(tmp.path().join("bad.yaml"), input).unwrap();
+        let args = ["apply", "bad.yaml", "--dry-run=client"].map(String::from);
+        let out = run(tmp.path(), &args, None);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), want);
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    }
+}

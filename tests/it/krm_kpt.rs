@@ -196,3 +196,46 @@ fn resource_lists_keep_every_byte_outside_the_edits_and_report_results() {
     );
     assert!(stdout(&o).is_empty());
 }
+
+/// An error inside an item names ResourceList lines, also the line of a
+/// duplicate key's first definition (the item is parsed on its own).
+#[test]
+fn item_errors_name_resource_list_lines() {
+    let head = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n\
+                - apiVersion: v1\n  kind: Namespace\n  metadata:\n    name: a\n\
+                - apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  data:\n";
+    for (body, want) in [
+        (
+            "    on: a\n    x: b\n    true: c\n",
+            "<stdin>:15:5: duplicate key \"true\" (first defined on line 13): kubectl reads both keys as \"true\"",
+        ),
+        (
+            "    k: a\n    x: b\n    k: c\n",
+            "<stdin>:15:5: duplicate key \"k\" (first defined on line 13): remove one of them",
+        ),
+    ] {
+        use std::io::Write as _;
+        let mut child = bin()
+            .args(["patch", "--krm"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = format!("{head}{body}");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with(want),
+            "want {want:?}\n{}",
+            stderr(&o)
+        );
+        assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    }
+}

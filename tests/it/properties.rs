@@ -692,7 +692,17 @@ fn changed_line_problems(input: &str, output: &str, allowed: &Allowed) -> Vec<St
 }
 
 fn edit_sets() -> impl Strategy<Value = EditSet> {
-    let name = "[a-z][a-z0-9-]{0,10}[a-z0-9]";
+    // valid Secret names, some of which kubectl reads as another type when plain
+    let name = || {
+        prop_oneof![
+            "[a-z0-9][a-z0-9.-]{0,10}[a-z0-9]",
+            prop::sample::select(vec![
+                "on", "y", "no", "true", "null", "1e3", "1e-3", "0o12", "012", "09", "0x1f", "1.5",
+                "123",
+            ])
+            .prop_map(String::from),
+        ]
+    };
     let value = prop_oneof![
         Just("true".to_string()),
         Just("it's: #1".to_string()),
@@ -708,12 +718,15 @@ fn edit_sets() -> impl Strategy<Value = EditSet> {
             Just("note".to_string()),
             Just("team".to_string()),
             Just("prometheus.io/scrape".to_string()),
+            // keys kubectl reads as a bool or number when plain
+            prop::sample::select(vec!["on", "y", "1e3", "012", "0x10", "true", "a"])
+                .prop_map(String::from),
         ],
         value,
     );
     (
-        proptest::option::of(name),
-        proptest::option::of(name),
+        proptest::option::of(name()),
+        proptest::option::of(name()),
         proptest::option::of(prop_oneof![
             Just("harbor.example.com:5000/apm".to_string()),
             Just("10.0.0.5/a/b".to_string()),
@@ -732,6 +745,30 @@ fn edit_sets() -> impl Strategy<Value = EditSet> {
                 annotations,
             }
         })
+}
+
+/// `text` with CRLF line endings (every bare LF) and/or without its final
+/// line break: the same meaning, other bytes to keep.
+fn variant(text: &str, crlf: bool, no_final_break: bool) -> String {
+    let mut t = if crlf {
+        let mut out = String::with_capacity(text.len() * 2);
+        let mut prev = '\0';
+        for c in text.chars() {
+            if c == '\n' && prev != '\r' {
+                out.push('\r');
+            }
+            out.push(c);
+            prev = c;
+        }
+        out
+    } else {
+        text.to_string()
+    };
+    if no_final_break {
+        let kept = t.trim_end_matches(['\r', '\n']).len();
+        t.truncate(kept);
+    }
+    t
 }
 
 /// Everything the edits `e` did to `input` (giving `once`) that they must not
@@ -756,9 +793,10 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_edits_mean_exactly_what_was_asked_and_are_idempotent(edits in edit_sets(), pick in any::<prop::sample::Index>()) {
+    fn random_edits_mean_exactly_what_was_asked_and_are_idempotent(edits in edit_sets(), pick in any::<prop::sample::Index>(), crlf in any::<bool>(), no_final_break in any::<bool>()) {
         let all = inputs();
         let (name, text) = &all[pick.index(all.len())];
+        let text = &variant(text, crlf, no_final_break);
         let once = patch_source(&source(name, text), &edits);
         prop_assert!(once.is_ok(), "{}: {:?}: {:#}", name, edits, once.as_ref().err().unwrap());
         let once = once.unwrap();
