@@ -222,6 +222,20 @@ mod tests {
     }
 
     #[test]
+    fn last_applied_is_masked_in_json_and_list_items() {
+        let json = "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Secret\",\n  \"metadata\": {\n    \"name\": \"s\",\n    \"annotations\": {\n      \"kubectl.kubernetes.io/last-applied-configuration\": \"{\\\"data\\\":{\\\"t\\\":\\\"aHVudGVyMg==\\\"}}\\n\"\n    }\n  },\n  \"data\": {\"t\": \"aHVudGVyMg==\"}\n}\n";
+        let m = mask_secrets(json);
+        assert!(!m.contains("aHVudGVyMg"), "{m}");
+        assert!(
+            m.contains("\"kubectl.kubernetes.io/last-applied-configuration\": ***\n"),
+            "{m}"
+        );
+        let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: s\n    annotations:\n      kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"t\":\"aHVudGVyMg==\"}}'\n  data:\n    t: aHVudGVyMg==\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n    annotations:\n      kubectl.kubernetes.io/last-applied-configuration: '{\"data\":{\"k\":\"visible\"}}'\n";
+        let m = mask_secrets(list);
+        assert!(!m.contains("aHVudGVyMg") && m.contains("visible"), "{m}");
+    }
+
+    #[test]
     fn crlf_lines_keep_their_cr() {
         let d = unified("a: 1\r\nb: 2\r\n", "a: 1\r\nb: 3\r\n", "f", false);
         assert!(d.ends_with(" a: 1\r\n-b: 2\r\n+b: 3\r\n"), "{d:?}");

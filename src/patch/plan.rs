@@ -131,8 +131,9 @@ fn plan_range(
             end: whole.end,
         };
         let chunk_text = &text[chunk.start..chunk.end];
-        if !limits::fits_span_parser(chunk_text) {
-            big_document(&mut plan, source, edits, *chunk, doc, file_style)?;
+        if !limits::fits_span_parser(chunk_text)
+            && big_document(&mut plan, source, edits, *chunk, doc, file_style)?
+        {
             continue;
         }
         let relevant = may_need_edits(chunk_text, edits);
@@ -260,10 +261,12 @@ fn bom_skip(chunk: &str) -> usize {
     }
 }
 
-/// Plan a document too long for the span parser (see [`limits`]): its
-/// outline comes from saphyr's events; a `kind: List` is edited item by
-/// item (each item parsed on its own), any other object only when no edit
-/// applies to its kind.
+/// Plan a document too long for tree-sitter (see [`limits`]) from its
+/// outline (saphyr's events), without a tree: a `kind: List` is edited item
+/// by item (each item parsed on its own), an object no edit applies to is
+/// only counted. `false`: an object an edit may apply to, to be planned
+/// whole like any other document (the span scanner reads it; what the
+/// scanner leaves to tree-sitter is then refused for its size).
 fn big_document(
     plan: &mut Plan,
     source: &Source,
@@ -271,7 +274,7 @@ fn big_document(
     chunk: Chunk,
     doc: usize,
     file_style: Observed,
-) -> Result<(), Located> {
+) -> Result<bool, Located> {
     let text = &source.text[chunk.start..chunk.end];
     let place = Place {
         source,
@@ -283,7 +286,6 @@ fn big_document(
     let mut label = String::new();
     if let (Some(kind), Some(_)) = (&found.kind, &found.api_version) {
         label = format!("{kind}/{}", found.name.as_deref().unwrap_or_default());
-        plan.objects += 1;
     }
     let kind = found.kind.as_deref().unwrap_or_default();
     let relevant = !label.is_empty() && may_need_edits(text, edits);
@@ -313,18 +315,15 @@ fn big_document(
             || (kind == "ConfigMap" && text.contains("mutate.yaml"))
             || template_path(kind).is_some())
     {
-        return Err(source.error_at(
-            chunk.start,
-            format!(
-                "this {kind} document has {lines} lines; the YAML span parser edits at most {} \
-                 lines at once (only a `kind: List` is edited item by item): split it into \
-                 several documents (`---`)",
-                limits::MAX_SPAN_LINES
-            ),
-        ));
+        // edited whole, like any document: the span scanner has no size
+        // limit (only what it leaves to tree-sitter is refused for its size)
+        return Ok(false);
+    }
+    if !label.is_empty() {
+        plan.objects += 1;
     }
     plan.labels.push(label);
-    Ok(())
+    Ok(true)
 }
 
 /// Plan one item of a long `kind: List`, parsed on its own.

@@ -17,6 +17,13 @@ thread_local! {
 /// Texts past tree-sitter's limits (see [`super::limits`]) are refused
 /// before it sees them.
 pub fn parse(text: &str) -> Result<Tree, SyntaxError> {
+    if u32::try_from(text.len()).is_err() {
+        return Err(SyntaxError {
+            offset: 0,
+            msg: "a YAML document over 4 GiB cannot be edited: split it into several documents (`---`)"
+                .into(),
+        });
+    }
     super::limits::check_depth(text)?;
     if let Some(tree) = super::scan::parse(text) {
         return Ok(tree);
@@ -60,7 +67,7 @@ pub fn parse_tree_sitter(text: &str) -> Result<Tree, SyntaxError> {
     if root.has_error() {
         return Err(first_error(root, text));
     }
-    Ok(super::tree::from_tree_sitter(&tree))
+    Ok(super::tree::from_tree_sitter(&tree, text))
 }
 
 fn first_error(root: tree_sitter::Node, text: &str) -> SyntaxError {

@@ -48,7 +48,8 @@ pub fn parse(text: &str) -> Option<Tree> {
     }
     let mut scan = Scan::new(s);
     scan.stream()?;
-    Some(scan.b.finish())
+    let lines = std::mem::take(&mut scan.line_starts);
+    Some(scan.b.finish(lines))
 }
 
 /// A line starting with `%` (a directive, or text tree-sitter reads as one).
@@ -91,14 +92,7 @@ fn is_flow_indicator(c: u8) -> bool {
 
 impl<'a> Scan<'a> {
     fn new(s: &'a [u8]) -> Self {
-        let mut line_starts = Vec::with_capacity(s.len() / 24 + 1);
-        line_starts.push(0);
-        line_starts.extend(
-            s.iter()
-                .enumerate()
-                .filter(|&(_, &c)| c == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        let line_starts = super::tree::line_starts(s);
         Scan {
             s,
             b: Builder::with_capacity(s.len() / 4),
@@ -187,25 +181,20 @@ impl<'a> Scan<'a> {
 
     /// Place the pending comments in the innermost open node.
     fn flush(&mut self) {
-        for i in 0..self.pending.len() {
-            let (start, end) = self.pending[i];
-            let (row, col) = self.row_col(start);
-            self.b
-                .leaf(kind::COMMENT, field::NONE, start, end, row, col);
+        for &(start, end) in &self.pending {
+            self.b.leaf(kind::COMMENT, field::NONE, start, end);
         }
         self.pending.clear();
     }
 
     fn open(&mut self, kind: u16, field: u8, start: usize) {
         self.flush();
-        let (row, col) = self.row_col(start);
-        self.b.open(kind, field, start, row, col);
+        self.b.open(kind, field, start);
     }
 
     fn leaf(&mut self, kind: u16, field: u8, start: usize, end: usize) {
         self.flush();
-        let (row, col) = self.row_col(start);
-        self.b.leaf(kind, field, start, end, row, col);
+        self.b.leaf(kind, field, start, end);
     }
 
     /// End a block collection: it takes the pending comments, and reaches
@@ -281,8 +270,7 @@ impl<'a> Scan<'a> {
         };
         // the stream node starts at its first token; comments before the
         // first document are its children
-        let (row, col) = self.row_col(start);
-        self.b.open(kind::STREAM, field::NONE, start, row, col);
+        self.b.open(kind::STREAM, field::NONE, start);
         self.peek = first;
         while let Some(line) = self.peek {
             match self.marker(line) {
@@ -349,7 +337,15 @@ impl<'a> Scan<'a> {
         let name = &self.s[p..r];
         // `!` alone is a tag; `!!`, `&` and `*` alone are not; a tag is
         // made of URI characters
-        let named = name.len() > 1 && name != b"!!" || name == b"!";
+        let bangs = name.iter().filter(|&&c| c == b'!').count();
+        let named = if name[0] != b'!' {
+            name.len() > 1
+        } else if name.starts_with(b"!<") {
+            name.ends_with(b">") && bangs == 1
+        } else {
+            // `!`, `!local`, `!!core`; named handles (`!e!x`) are left to tree-sitter
+            name == b"!" || bangs == 1 || name.starts_with(b"!!") && bangs == 2 && name.len() > 2
+        };
         let uri = name[0] != b'!'
             || name.iter().all(|&c| {
                 c.is_ascii_alphanumeric() || b"-#;/?:@&=+$_.~*'()%!<>".contains(&c) || c >= 0x80
@@ -544,16 +540,13 @@ impl<'a> Scan<'a> {
         self.b.close_at_last_child();
     }
 
-    /// A plain scalar node with its type child (null or string).
+    /// A plain scalar node, with a `null_scalar` child when it is null
+    /// (tree-sitter's other type children are left out).
     fn plain(&mut self, start: usize, end: usize) {
         self.open(kind::PLAIN_SCALAR, field::NONE, start);
-        let is_null = matches!(&self.s[start..end], b"null" | b"Null" | b"NULL" | b"~");
-        let k = if is_null {
-            kind::NULL_SCALAR
-        } else {
-            kind::STRING_SCALAR
-        };
-        self.leaf(k, field::NONE, start, end);
+        if matches!(&self.s[start..end], b"null" | b"Null" | b"NULL" | b"~") {
+            self.leaf(kind::NULL_SCALAR, field::NONE, start, end);
+        }
         self.b.close(end);
     }
 
@@ -875,11 +868,10 @@ impl<'a> Scan<'a> {
 
     fn flow_sequence(&mut self, q: usize) -> Option<()> {
         self.open(kind::FLOW_SEQUENCE, field::NONE, q);
-        self.leaf(kind::OPEN_BRACKET, field::NONE, q, q + 1);
         let mut p = self.flow_gap(q + 1)?;
         loop {
             if self.s[p] == b']' {
-                self.leaf(kind::CLOSE_BRACKET, field::NONE, p, p + 1);
+                self.flush();
                 self.b.close(p + 1);
                 self.pos = p + 1;
                 return Some(());
@@ -888,7 +880,7 @@ impl<'a> Scan<'a> {
             p = self.flow_gap(self.pos)?;
             match self.s[p] {
                 b',' => {
-                    self.leaf(kind::COMMA, field::NONE, p, p + 1);
+                    self.flush();
                     p = self.flow_gap(p + 1)?;
                 }
                 b']' => {}
@@ -899,11 +891,10 @@ impl<'a> Scan<'a> {
 
     fn flow_mapping(&mut self, q: usize) -> Option<()> {
         self.open(kind::FLOW_MAPPING, field::NONE, q);
-        self.leaf(kind::OPEN_BRACE, field::NONE, q, q + 1);
         let mut p = self.flow_gap(q + 1)?;
         loop {
             if self.s[p] == b'}' {
-                self.leaf(kind::CLOSE_BRACE, field::NONE, p, p + 1);
+                self.flush();
                 self.b.close(p + 1);
                 self.pos = p + 1;
                 return Some(());
@@ -948,7 +939,7 @@ impl<'a> Scan<'a> {
             }
             match self.s[p] {
                 b',' => {
-                    self.leaf(kind::COMMA, field::NONE, p, p + 1);
+                    self.flush();
                     p = self.flow_gap(p + 1)?;
                 }
                 b'}' => {}
@@ -1051,19 +1042,11 @@ mod tests {
     use super::super::tree::{Node, Tree, kind};
     use super::parse;
 
-    /// The tree as text, one node a line, for comparison: children of
-    /// quoted scalars, aliases, anchors and tags (their quote and name
-    /// tokens) are left out, and a plain scalar's type child says only
-    /// whether it is null (tree-sitter also tells ints, floats and bools).
+    /// The tree as text, one node a line, for comparison (both trees leave
+    /// out the same tokens, see `tree::from_tree_sitter`).
     fn outline(tree: &Tree) -> String {
         fn go(n: Node, depth: usize, out: &mut String) {
-            let mut k = n.kind_id();
-            if n.parent()
-                .is_some_and(|p| p.kind_id() == kind::PLAIN_SCALAR)
-                && k != kind::NULL_SCALAR
-            {
-                k = kind::STRING_SCALAR;
-            }
+            let k = n.kind_id();
             let p = n.start_position();
             out.push_str(&format!(
                 "{}{} f{} [{}..{}] ({},{})\n",

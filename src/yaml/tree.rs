@@ -112,20 +112,17 @@ pub fn kind_id_for(name: &str, named: bool) -> Option<u16> {
 
 const NIL: u32 = u32::MAX;
 
+/// One node: 24 bytes (a tree is several times the size of its text, so
+/// every byte here counts). Byte offsets are 32-bit, as tree-sitter's are.
 #[derive(Debug, Clone, Copy)]
 struct Data {
-    kind: u16,
+    kind: u8,
     field: u8,
-    start: usize,
-    end: usize,
-    row: usize,
-    col: usize,
+    start: u32,
+    end: u32,
     parent: u32,
     first: u32,
-    last: u32,
     next: u32,
-    prev: u32,
-    children: u32,
 }
 
 /// A line (row) and byte column, both 0-based.
@@ -135,10 +132,12 @@ pub struct Point {
     pub column: usize,
 }
 
-/// A parsed text: the nodes in document order (a parent before its children).
+/// A parsed text: the nodes in document order (a parent before its
+/// children), and where the text's lines start (for positions).
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
     nodes: Vec<Data>,
+    lines: Vec<usize>,
 }
 
 impl Tree {
@@ -157,12 +156,30 @@ impl Tree {
     }
 }
 
+/// Where each line of `text` starts.
+pub fn line_starts(text: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(text.len() / 32 + 1);
+    starts.push(0);
+    starts.extend(
+        text.iter()
+            .enumerate()
+            .filter(|&(_, &c)| c == b'\n')
+            .map(|(i, _)| i + 1),
+    );
+    starts
+}
+
 /// Builds a [`Tree`] in document order: `open` a node, add its children,
 /// `close` it with its end.
 #[derive(Debug, Default)]
 pub struct Builder {
     tree: Tree,
-    open: Vec<u32>,
+    /// The open nodes, innermost last, each with its last child so far.
+    open: Vec<(u32, u32)>,
+}
+
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).expect("texts under 4 GiB (the caller checks)")
 }
 
 impl Builder {
@@ -174,78 +191,71 @@ impl Builder {
         Builder {
             tree: Tree {
                 nodes: Vec::with_capacity(nodes),
+                lines: Vec::new(),
             },
             open: Vec::new(),
         }
     }
 
     /// Start a node as the last child of the innermost open node.
-    pub fn open(&mut self, kind: u16, field: u8, start: usize, row: usize, col: usize) -> u32 {
+    pub fn open(&mut self, kind: u16, field: u8, start: usize) -> u32 {
         let id = u32::try_from(self.tree.nodes.len()).expect("fewer than 2^32 nodes");
-        let parent = self.open.last().copied().unwrap_or(NIL);
-        let mut prev = NIL;
-        if parent != NIL {
-            let p = &mut self.tree.nodes[parent as usize];
-            prev = p.last;
-            if p.first == NIL {
-                p.first = id;
+        let parent = match self.open.last_mut() {
+            Some((parent, last)) => {
+                if *last == NIL {
+                    self.tree.nodes[*parent as usize].first = id;
+                } else {
+                    self.tree.nodes[*last as usize].next = id;
+                }
+                *last = id;
+                *parent
             }
-            p.last = id;
-            p.children += 1;
-        }
-        if prev != NIL {
-            self.tree.nodes[prev as usize].next = id;
-        }
+            None => NIL,
+        };
         self.tree.nodes.push(Data {
-            kind,
+            kind: u8::try_from(kind).unwrap_or(0),
             field,
-            start,
-            end: start,
-            row,
-            col,
+            start: offset(start),
+            end: offset(start),
             parent,
             first: NIL,
-            last: NIL,
             next: NIL,
-            prev,
-            children: 0,
         });
-        self.open.push(id);
+        self.open.push((id, NIL));
         id
     }
 
     /// End the innermost open node at byte `end`.
     pub fn close(&mut self, end: usize) {
-        if let Some(id) = self.open.pop() {
-            self.tree.nodes[id as usize].end = end;
+        if let Some((id, _)) = self.open.pop() {
+            self.tree.nodes[id as usize].end = offset(end);
         }
-    }
-
-    /// A node without children.
-    pub fn leaf(&mut self, kind: u16, field: u8, start: usize, end: usize, row: usize, col: usize) {
-        self.open(kind, field, start, row, col);
-        self.close(end);
     }
 
     /// End the innermost open node where its last child ends (where it
     /// starts when it has none).
     pub fn close_at_last_child(&mut self) {
-        if let Some(&id) = self.open.last() {
-            let d = &self.tree.nodes[id as usize];
-            let end = if d.last == NIL {
-                d.start
+        if let Some(&(id, last)) = self.open.last() {
+            let end = if last == NIL {
+                self.tree.nodes[id as usize].start
             } else {
-                self.tree.nodes[d.last as usize].end
+                self.tree.nodes[last as usize].end
             };
-            self.close(end);
+            self.close(end as usize);
         }
+    }
+
+    /// A node without children.
+    pub fn leaf(&mut self, kind: u16, field: u8, start: usize, end: usize) {
+        self.open(kind, field, start);
+        self.close(end);
     }
 
     /// The kind of the innermost open node.
     pub fn top_kind(&self) -> Option<u16> {
         self.open
             .last()
-            .map(|&id| self.tree.nodes[id as usize].kind)
+            .map(|&(id, _)| u16::from(self.tree.nodes[id as usize].kind))
     }
 
     /// Number of nodes still open.
@@ -253,18 +263,12 @@ impl Builder {
         self.open.len()
     }
 
-    pub fn finish(mut self) -> Tree {
+    /// The tree, with `lines` the line starts of its text (see [`line_starts`]).
+    pub fn finish(mut self, lines: Vec<usize>) -> Tree {
         while !self.open.is_empty() {
-            let end = self.open.last().map_or(0, |&id| {
-                let d = &self.tree.nodes[id as usize];
-                if d.last == NIL {
-                    d.end
-                } else {
-                    d.end.max(self.tree.nodes[d.last as usize].end)
-                }
-            });
-            self.close(end);
+            self.close_at_last_child();
         }
+        self.tree.lines = lines;
         self.tree
     }
 }
@@ -314,7 +318,7 @@ impl<'t> Node<'t> {
     }
 
     pub fn kind_id(&self) -> u16 {
-        self.data().kind
+        u16::from(self.data().kind)
     }
 
     pub fn kind(&self) -> &'static str {
@@ -326,26 +330,28 @@ impl<'t> Node<'t> {
     }
 
     pub fn is_error(&self) -> bool {
-        self.data().kind == kind::ERROR
+        self.kind_id() == kind::ERROR
     }
 
     pub fn start_byte(&self) -> usize {
-        self.data().start
+        self.data().start as usize
     }
 
     pub fn end_byte(&self) -> usize {
-        self.data().end
+        self.data().end as usize
     }
 
     pub fn byte_range(&self) -> Range<usize> {
-        self.data().start..self.data().end
+        self.start_byte()..self.end_byte()
     }
 
     pub fn start_position(&self) -> Point {
-        let d = self.data();
+        let start = self.start_byte();
+        let lines = &self.tree.lines;
+        let row = lines.partition_point(|&s| s <= start).saturating_sub(1);
         Point {
-            row: d.row,
-            column: d.col,
+            row,
+            column: start - lines.get(row).copied().unwrap_or(0),
         }
     }
 
@@ -362,12 +368,8 @@ impl<'t> Node<'t> {
         self.at(self.data().next)
     }
 
-    pub fn prev_sibling(&self) -> Option<Node<'t>> {
-        self.at(self.data().prev)
-    }
-
     pub fn child_count(&self) -> usize {
-        self.data().children as usize
+        self.all_children().count()
     }
 
     /// The children, named or not, in order.
@@ -503,9 +505,12 @@ impl<'t> TreeCursor<'t> {
     }
 }
 
-/// The same tree from a tree-sitter parse (kinds the editor never asks
-/// for become [`kind::OTHER`] / [`kind::TOKEN`]).
-pub fn from_tree_sitter(tree: &tree_sitter::Tree) -> Tree {
+/// The same tree from a tree-sitter parse of `text`. Kinds the editor never
+/// asks for become [`kind::OTHER`] / [`kind::TOKEN`]; left out, as the span
+/// scanner leaves them out: flow punctuation (`[`, `]`, `{`, `}`, `,`), a
+/// plain scalar's type (but null), what is inside quoted scalars, aliases,
+/// anchors and tags.
+pub fn from_tree_sitter(tree: &tree_sitter::Tree, text: &str) -> Tree {
     let lang = tree.language();
     let count = usize::from(lang.node_kind_count());
     let mut map = vec![kind::OTHER; count];
@@ -517,15 +522,10 @@ pub fn from_tree_sitter(tree: &tree_sitter::Tree) -> Tree {
     }
     let key = lang.field_id_for_name("key").map(|f| f.get());
     let value = lang.field_id_for_name("value").map(|f| f.get());
-    let mut b = Builder::new();
+    let mut b = Builder::with_capacity(text.len() / 4);
     let mut cursor = tree.walk();
     loop {
         let n = cursor.node();
-        let field = match cursor.field_id().map(|f| f.get()) {
-            f if f.is_some() && f == key => field::KEY,
-            f if f.is_some() && f == value => field::VALUE,
-            _ => field::NONE,
-        };
         let kind = if n.is_error() {
             kind::ERROR
         } else {
@@ -533,18 +533,47 @@ pub fn from_tree_sitter(tree: &tree_sitter::Tree) -> Tree {
                 .copied()
                 .unwrap_or(kind::OTHER)
         };
-        let p = n.start_position();
-        b.open(kind, field, n.start_byte(), p.row, p.column);
-        if cursor.goto_first_child() {
+        let skip = match b.top_kind() {
+            Some(kind::PLAIN_SCALAR) => kind != kind::NULL_SCALAR,
+            Some(
+                kind::SINGLE_QUOTE_SCALAR
+                | kind::DOUBLE_QUOTE_SCALAR
+                | kind::ALIAS
+                | kind::ANCHOR
+                | kind::TAG,
+            ) => true,
+            _ => matches!(
+                kind,
+                kind::OPEN_BRACKET
+                    | kind::CLOSE_BRACKET
+                    | kind::OPEN_BRACE
+                    | kind::CLOSE_BRACE
+                    | kind::COMMA
+            ),
+        };
+        let mut descended = false;
+        if !skip {
+            let field = match cursor.field_id().map(|f| f.get()) {
+                f if f.is_some() && f == key => field::KEY,
+                f if f.is_some() && f == value => field::VALUE,
+                _ => field::NONE,
+            };
+            b.open(kind, field, n.start_byte());
+            if cursor.goto_first_child() {
+                descended = true;
+            } else {
+                b.close(n.end_byte());
+            }
+        }
+        if descended {
             continue;
         }
-        b.close(n.end_byte());
         loop {
             if cursor.goto_next_sibling() {
                 break;
             }
             if !cursor.goto_parent() {
-                return b.finish();
+                return b.finish(line_starts(text.as_bytes()));
             }
             b.close(cursor.node().end_byte());
         }

@@ -1,5 +1,6 @@
-//! No parser limits: documents far longer than the span parser's 32,767
-//! lines are edited (a `kind: List` item by item), nesting deeper than any
+//! No parser limits: documents far longer than tree-sitter's 32,767 lines
+//! are edited (a `kind: List` item by item, any other document whole by the
+//! project's span scanner), nesting deeper than any
 //! manifest is refused cleanly at its position (exit 1, never the C
 //! assertion's abort), nothing hangs. Results are judged by PyYAML
 //! (tests/it/support/meaning.py) and by plain line comparison.
@@ -158,16 +159,51 @@ fn a_long_document_no_edit_applies_to_is_left_alone() {
     );
 }
 
-#[test]
-fn a_long_document_that_is_not_a_list_is_refused_with_what_to_do() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("dep.yaml");
-    let mut s = String::from(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: nginx\n        env:\n",
+/// A Deployment of `entries` env entries (one flow mapping a line) after
+/// `header`: far over tree-sitter's 32,767 lines.
+fn long_deployment(header: &str, entries: usize) -> String {
+    let mut s = format!(
+        "{header}apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: nginx # pinned later\n        env:\n"
     );
-    for i in 0..35_000 {
+    for i in 0..entries {
         s.push_str(&format!("        - {{name: V{i}, value: x}}\n"));
     }
+    s
+}
+
+#[test]
+fn a_long_document_that_is_not_a_list_is_edited_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("dep.yaml");
+    let s = long_deployment("", 100_000);
+    fs::write(&input, &s).unwrap();
+    let o = run(
+        dir.path(),
+        &args(&input, &["--registry", "r.example.com/apm"]),
+        None,
+    );
+    let err = text_of(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    // exactly the image line changed, every other byte kept
+    assert_eq!(
+        fs::read_to_string(&input).unwrap(),
+        s.replace(
+            "image: nginx # pinned later",
+            "image: r.example.com/apm/nginx # pinned later"
+        )
+    );
+    assert!(
+        err.contains("dep.yaml:10: Deployment/d: image nginx -> r.example.com/apm/nginx"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_long_document_only_tree_sitter_could_read_is_refused_with_what_to_do() {
+    // a `%YAML` directive is left to tree-sitter, which cannot take 35,000 lines
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("dep.yaml");
+    let s = long_deployment("%YAML 1.1\n---\n", 35_000);
     fs::write(&input, &s).unwrap();
     let o = run(
         dir.path(),
