@@ -1150,7 +1150,10 @@ fn object(r: &mut Rng, kinds: &[&str], n: usize) -> serde_json::Value {
         }
         _ => {
             let items: Vec<_> = (0..1 + r.below(3))
-                .map(|i| object(r, &["Pod", "Deployment", "ServiceAccount"], n * 10 + i))
+                .map(|i| {
+                    let kinds = ["Pod", "Deployment", "ServiceAccount", "ConfigMap"];
+                    object(r, &kinds, n * 10 + i)
+                })
                 .collect();
             json!({ "apiVersion": "v1", "kind": "List", "items": items })
         }
