@@ -492,9 +492,18 @@ fn image_rule(o: &str, n: &str, next: &[&str], allowed: &Allowed) -> Option<usiz
             .filter(|l| !l.is_empty())
             .collect();
         let [image] = text[..] else { return None };
-        let new = allowed.relocated(image)?;
+        // only strip chomping (`|-`, `>-`) drops the final line break
+        let header = body(o)[at..].split(" #").next().unwrap_or_default();
+        let image = if header.contains('-') {
+            image.to_string()
+        } else {
+            format!("{image}\n")
+        };
+        let new = allowed.relocated(&image)?;
         let fits = |v: &str| body(n) == format!("{}{v}", &o[..at]);
-        let ok = if needs_quotes(&new) {
+        let ok = if new.contains('\n') {
+            fits(&json_quoted(&new))
+        } else if needs_quotes(&new) {
             fits(&single_quoted(&new)) || fits(&json_quoted(&new))
         } else {
             fits(&new)
@@ -1150,7 +1159,10 @@ fn object(r: &mut Rng, kinds: &[&str], n: usize) -> serde_json::Value {
         }
         _ => {
             let items: Vec<_> = (0..1 + r.below(3))
-                .map(|i| object(r, &["Pod", "Deployment", "ServiceAccount"], n * 10 + i))
+                .map(|i| {
+                    let kinds = ["Pod", "Deployment", "ServiceAccount", "ConfigMap"];
+                    object(r, &kinds, n * 10 + i)
+                })
                 .collect();
             json!({ "apiVersion": "v1", "kind": "List", "items": items })
         }
@@ -1277,6 +1289,37 @@ fn emit_seq(
     }
 }
 
+/// The block-style `image:` lines of one document written as block
+/// scalars (`image: |-`), or the first anchored and the next an alias of it.
+fn image_forms(doc: &str, r: &mut Rng) -> String {
+    let mode = r.below(3);
+    let mut out = String::new();
+    let mut anchored = false;
+    for line in doc.split_inclusive('\n') {
+        let pad = line.len() - line.trim_start().len();
+        let Some(value) = line.trim_start().strip_prefix("image: ") else {
+            out.push_str(line);
+            continue;
+        };
+        let value = value.trim_end();
+        let text = quoted_text(value).unwrap_or_else(|| value.to_string());
+        let indent = " ".repeat(pad);
+        match mode {
+            1 => out.push_str(&format!(
+                "{indent}image: {}\n{indent}  {text}\n",
+                r.pick(&["|-", ">-", "|"])
+            )),
+            2 if !anchored => {
+                anchored = true;
+                out.push_str(&format!("{indent}image: &img {value}\n"));
+            }
+            2 => out.push_str(&format!("{indent}image: *img\n")),
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// A manifest of one to three documents (or one JSON document).
 fn generated_manifest(seed: u64) -> String {
     let mut r = Rng(seed | 1);
@@ -1313,7 +1356,12 @@ fn generated_manifest(seed: u64) -> String {
             ..style
         };
         let obj = object(&mut r, &kinds, n);
-        emit_map(&mut out, obj.as_object().unwrap(), 0, &style, &mut r);
+        let mut doc = String::new();
+        emit_map(&mut doc, obj.as_object().unwrap(), 0, &style, &mut r);
+        if matches!(obj["kind"].as_str(), Some("Pod" | "Deployment" | "CronJob")) {
+            doc = image_forms(&doc, &mut r);
+        }
+        out.push_str(&doc);
         if obj["kind"] == "ServiceAccount" && obj.get("imagePullSecrets").is_none() && r.chance(50)
         {
             out.push_str("#imagePullSecrets:\n#  - name: tingyun-image-secret\n");

@@ -182,6 +182,10 @@ def json_key(key, mark):
     raise yaml.constructor.ConstructorError(None, None, f"kubectl cannot read the key {key!r}", mark)
 
 
+class BlockText(str):
+    """A string written as a block scalar (`|`, `>`)."""
+
+
 class KubectlLoader(yaml.SafeLoader):
     """PyYAML with the rules kubectl reads manifests with (sigs.k8s.io/yaml,
     go-yaml v2): plain scalars resolved by `go_resolve`, keys turned into
@@ -198,6 +202,12 @@ class KubectlLoader(yaml.SafeLoader):
             while self.peek() in " \t":
                 self.forward()
         super().scan_to_next_token()
+
+    def construct_scalar(self, node):
+        value = super().construct_scalar(node)
+        if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+            return BlockText(value)
+        return value
 
     def resolve(self, kind, value, implicit):
         if kind is yaml.ScalarNode and implicit[0]:
@@ -245,10 +255,15 @@ def load(data):
 
 
 def normalise(doc):
-    """Replace a ConfigMap's mutate.yaml string by its parsed meaning."""
+    """Replace a ConfigMap's mutate.yaml string by its parsed meaning (also
+    in the items of a `kind: List`, which the edits reach too)."""
+    if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+        doc["items"] = [normalise(item) for item in doc["items"]]
     if isinstance(doc, dict) and doc.get("kind") == "ConfigMap" and isinstance(doc.get("data"), dict):
         s = doc["data"].get("mutate.yaml")
-        if isinstance(s, str):
+        # docs/patch-rules.md: only a block scalar's content is edited (a
+        # quoted or JSON string is left as it is, with a warning)
+        if isinstance(s, BlockText):
             doc["data"]["mutate.yaml"] = {
                 "__inner__": load_all(s),
                 "__trailing_newlines__": len(s) - len(s.rstrip("\n")),
@@ -333,7 +348,8 @@ def edit_object(obj, e):
 
 def diff(a, b, path="$"):
     out = []
-    if type(a) is not type(b):
+    kind = lambda x: str if isinstance(x, str) else type(x)  # a block scalar is a string too
+    if kind(a) is not kind(b):
         out.append(f"{path}: {a!r} != {b!r}")
     elif isinstance(a, dict):
         for k in list(a) + [k for k in b if k not in a]:
