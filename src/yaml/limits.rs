@@ -8,9 +8,12 @@
 //! - saphyr counts flow nesting in 8 bits and builds values recursively.
 //!
 //! So nesting deeper than [`MAX_DEPTH`] is refused with its position (no
-//! manifest comes near it), and no text longer than [`MAX_SPAN_LINES`] lines
-//! is given to tree-sitter (the planner edits bigger documents piece by
-//! piece, see `patch::plan`).
+//! manifest comes near it; the project's span scanner, `super::scan`, has no
+//! fixed limit but recurses per level), and no text longer than
+//! [`MAX_SPAN_LINES`] lines is given to tree-sitter: longer documents are
+//! read by the span scanner, and what it leaves to tree-sitter is refused
+//! for its size (a long `kind: List` is also edited item by item, see
+//! `patch::plan`).
 use saphyr_parser::{Event, Parser};
 
 use super::error::SyntaxError;
