@@ -1256,7 +1256,14 @@ fn emit_map(
                 emit_seq(out, a, col + style.seq_offset, style, r);
             }
             serde_json::Value::String(s) if s.contains('\n') => {
-                out.push_str(&format!("{pad}{k}: |\n"));
+                let indicator = style.indent.to_string();
+                let header = r.pick(&["|", "|-", "|+", &indicator]);
+                let header = if header.len() == 1 && header != "|" {
+                    format!("|{header}")
+                } else {
+                    header.to_string()
+                };
+                out.push_str(&format!("{pad}{k}: {header}\n"));
                 let inner = " ".repeat(col + style.indent);
                 for line in s.lines() {
                     out.push_str(&format!("{inner}{line}\n"));
@@ -1336,7 +1343,11 @@ fn generated_manifest(seed: u64) -> String {
     if r.chance(15) {
         let kinds = ["Pod", "Deployment", "ServiceAccount", "List"];
         let obj = object(&mut r, &kinds, 0);
-        return serde_json::to_string_pretty(&obj).unwrap() + "\n";
+        return if r.chance(30) {
+            serde_json::to_string(&obj).unwrap()
+        } else {
+            serde_json::to_string_pretty(&obj).unwrap() + "\n"
+        };
     }
     let mut out = String::new();
     if r.chance(30) {
