@@ -1077,12 +1077,14 @@ fn pod_spec(r: &mut Rng) -> serde_json::Value {
 /// Pod template metadata in one of its forms (None: absent).
 fn template_metadata(r: &mut Rng) -> Option<serde_json::Value> {
     use serde_json::json;
-    match r.below(6) {
+    match r.below(8) {
         0 => None,
         1 => Some(json!({ "labels": { "app": "web" } })),
         2 => Some(json!({ "labels": { "app": "web" }, "annotations": {} })),
         3 => Some(json!({ "annotations": { "team": "apm" } })),
         4 => Some(json!({ "annotations": null, "labels": { "app": "web" } })),
+        5 => Some(json!(null)),
+        6 => Some(json!({ "annotations": { "z": "w", "team": "" } })),
         _ => Some(json!({})),
     }
 }
@@ -1111,7 +1113,7 @@ fn object(r: &mut Rng, kinds: &[&str], n: usize) -> serde_json::Value {
             let mut pod =
                 json!({ "apiVersion": "v1", "kind": "Pod", "metadata": { "name": name } });
             if let Some(Some(m)) = r.chance(50).then(|| template_metadata(r)) {
-                for (k, v) in m.as_object().unwrap() {
+                for (k, v) in m.as_object().into_iter().flatten() {
                     pod["metadata"][k] = v.clone();
                 }
             }
