@@ -471,37 +471,25 @@ impl<'t> TreeCursor<'t> {
         }
     }
 
-    pub fn goto_first_child(&mut self) -> bool {
-        let first = self.tree.nodes[self.at as usize].first;
-        if first == NIL {
+    /// Move to `to` (a link of the current node) unless it is absent.
+    fn go(&mut self, to: u32) -> bool {
+        if to == NIL {
             return false;
         }
-        self.at = first;
+        self.at = to;
         true
+    }
+
+    pub fn goto_first_child(&mut self) -> bool {
+        self.go(self.tree.nodes[self.at as usize].first)
     }
 
     pub fn goto_next_sibling(&mut self) -> bool {
-        if self.at == self.root {
-            return false;
-        }
-        let next = self.tree.nodes[self.at as usize].next;
-        if next == NIL {
-            return false;
-        }
-        self.at = next;
-        true
+        self.at != self.root && self.go(self.tree.nodes[self.at as usize].next)
     }
 
     pub fn goto_parent(&mut self) -> bool {
-        if self.at == self.root {
-            return false;
-        }
-        let parent = self.tree.nodes[self.at as usize].parent;
-        if parent == NIL {
-            return false;
-        }
-        self.at = parent;
-        true
+        self.at != self.root && self.go(self.tree.nodes[self.at as usize].parent)
     }
 }
 

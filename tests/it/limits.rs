@@ -171,19 +171,33 @@ fn long_deployment(header: &str, entries: usize) -> String {
     s
 }
 
-#[test]
-fn a_long_document_that_is_not_a_list_is_edited_whole() {
+/// [`long_deployment`] written to a file of a new directory.
+fn long_deployment_file(
+    header: &str,
+    entries: usize,
+) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("dep.yaml");
-    let s = long_deployment("", 100_000);
+    let s = long_deployment(header, entries);
     fs::write(&input, &s).unwrap();
+    (dir, input, s)
+}
+
+/// `patch FILE --registry r.example.com/apm`: exit code and stderr.
+fn relocate(dir: &tempfile::TempDir, input: &Path) -> (Option<i32>, String) {
     let o = run(
         dir.path(),
-        &args(&input, &["--registry", "r.example.com/apm"]),
+        &args(input, &["--registry", "r.example.com/apm"]),
         None,
     );
-    let err = text_of(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    (o.status.code(), text_of(&o.stderr))
+}
+
+#[test]
+fn a_long_document_that_is_not_a_list_is_edited_whole() {
+    let (dir, input, s) = long_deployment_file("", 100_000);
+    let (code, err) = relocate(&dir, &input);
+    assert_eq!(code, Some(0), "{err}");
     // exactly the image line changed, every other byte kept
     assert_eq!(
         fs::read_to_string(&input).unwrap(),
@@ -201,17 +215,9 @@ fn a_long_document_that_is_not_a_list_is_edited_whole() {
 #[test]
 fn a_long_document_only_tree_sitter_could_read_is_refused_with_what_to_do() {
     // a `%YAML` directive is left to tree-sitter, which cannot take 35,000 lines
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("dep.yaml");
-    let s = long_deployment("%YAML 1.1\n---\n", 35_000);
-    fs::write(&input, &s).unwrap();
-    let o = run(
-        dir.path(),
-        &args(&input, &["--registry", "r.example.com/apm"]),
-        None,
-    );
-    let err = text_of(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let (dir, input, s) = long_deployment_file("%YAML 1.1\n---\n", 35_000);
+    let (code, err) = relocate(&dir, &input);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.starts_with(&format!("{}:1:1: ", input.display())) && err.contains("split it"),
         "{err}"
