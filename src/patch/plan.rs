@@ -565,6 +565,17 @@ impl ObjectCx<'_, '_> {
             );
             return Ok(());
         };
+        if src[value.start_byte()..].starts_with('>') {
+            // folded: its lines are joined into one when read, so a line
+            // added inside it would not be a line of the template
+            layer.warn(
+                value.start_byte(),
+                "mutate.yaml is a folded block scalar (`>`: its lines are joined when read); \
+                 its content was not edited: write it as a literal block (`mutate.yaml: |`)"
+                    .into(),
+            );
+            return Ok(());
+        }
         let piece = self.piece;
         let outer = |layer_offset: usize| {
             self.base + piece.map_or(layer_offset, |p| p.outer_offset(layer_offset))

@@ -183,7 +183,7 @@ def json_key(key, mark):
 
 
 class BlockText(str):
-    """A string written as a block scalar (`|`, `>`)."""
+    """A string written as a literal block scalar (`|`)."""
 
 
 class KubectlLoader(yaml.SafeLoader):
@@ -205,7 +205,8 @@ class KubectlLoader(yaml.SafeLoader):
 
     def construct_scalar(self, node):
         value = super().construct_scalar(node)
-        if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+        # docs/patch-rules.md: a folded block (`>`) is not edited either
+        if isinstance(node, yaml.ScalarNode) and node.style == "|":
             return BlockText(value)
         return value
 
