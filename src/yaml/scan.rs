@@ -86,6 +86,9 @@ struct Scan<'a> {
     flow_n: isize,
 }
 
+/// A tag or an anchor: its kind, start and end.
+type Property = (u16, usize, usize);
+
 fn is_flow_indicator(c: u8) -> bool {
     matches!(c, b',' | b'[' | b']' | b'{' | b'}')
 }
@@ -355,7 +358,7 @@ impl<'a> Scan<'a> {
 
     /// Tags and anchors from `p`: their (kind, start, end) and where the
     /// content after them starts.
-    fn properties(&self, p: usize, flow: bool) -> Option<(Vec<(u16, usize, usize)>, usize)> {
+    fn properties(&self, p: usize, flow: bool) -> Option<(Vec<Property>, usize)> {
         let mut props = Vec::new();
         let mut q = p;
         loop {
@@ -369,20 +372,12 @@ impl<'a> Scan<'a> {
                 return None; // two anchors or two tags: not valid
             }
             props.push((k, q, e));
-            q = if flow {
-                self.skip_flow_spaces_on_line(e)
-            } else {
-                self.skip_spaces(e)
-            };
+            q = self.skip_spaces(e);
         }
         Some((props, q))
     }
 
-    fn skip_flow_spaces_on_line(&self, p: usize) -> usize {
-        self.skip_spaces(p)
-    }
-
-    fn emit_properties(&mut self, props: &[(u16, usize, usize)]) {
+    fn emit_properties(&mut self, props: &[Property]) {
         for &(k, start, end) in props {
             self.leaf(k, field::NONE, start, end);
         }
@@ -585,10 +580,11 @@ impl<'a> Scan<'a> {
             if self.eol(r) || self.at(r) == b'#' {
                 self.pos = r;
                 self.finish_line()?;
-                if let Some(line) = self.peek {
-                    if self.marker(line).is_none() && line.indent > col {
-                        self.node(field::NONE, n, line.at(), true)?;
-                    }
+                if let Some(line) = self.peek
+                    && self.marker(line).is_none()
+                    && line.indent > col
+                {
+                    self.node(field::NONE, n, line.at(), true)?;
                 }
             } else {
                 self.node(field::NONE, n, r, true)?;

@@ -183,10 +183,6 @@ fn offset(at: usize) -> u32 {
 }
 
 impl Builder {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     pub fn with_capacity(nodes: usize) -> Self {
         Builder {
             tree: Tree {
@@ -258,11 +254,6 @@ impl Builder {
             .map(|&(id, _)| u16::from(self.tree.nodes[id as usize].kind))
     }
 
-    /// Number of nodes still open.
-    pub fn depth(&self) -> usize {
-        self.open.len()
-    }
-
     /// The tree, with `lines` the line starts of its text (see [`line_starts`]).
     pub fn finish(mut self, lines: Vec<usize>) -> Tree {
         while !self.open.is_empty() {
@@ -310,11 +301,6 @@ impl<'t> Node<'t> {
             tree: self.tree,
             id,
         })
-    }
-
-    /// A number unique within the tree (the node's index).
-    pub fn id(&self) -> usize {
-        self.id as usize
     }
 
     pub fn kind_id(&self) -> u16 {
@@ -385,16 +371,8 @@ impl<'t> Node<'t> {
         self.all_children().filter(Node::is_named)
     }
 
-    pub fn named_child_count(&self) -> usize {
-        self.named().count()
-    }
-
     pub fn named_child(&self, i: usize) -> Option<Node<'t>> {
         self.named().nth(i)
-    }
-
-    pub fn child(&self, i: usize) -> Option<Node<'t>> {
-        self.all_children().nth(i)
     }
 
     /// The child in field `field` (see [`field`]).
@@ -500,7 +478,7 @@ impl<'t> TreeCursor<'t> {
 /// anchors and tags.
 pub fn from_tree_sitter(tree: &tree_sitter::Tree, text: &str) -> Tree {
     let lang = tree.language();
-    let count = usize::from(lang.node_kind_count());
+    let count = lang.node_kind_count();
     let mut map = vec![kind::OTHER; count];
     for (id, slot) in map.iter_mut().enumerate() {
         let Ok(id16) = u16::try_from(id) else { break };
