@@ -7,6 +7,20 @@ use std::fs;
 
 use crate::support::fuzz_check;
 
+/// The fuzz property on `data`, within the fuzzer's own time limit (a
+/// hang fails the test instead of stopping the suite). `false` on a panic.
+fn holds_within_time_limit(data: Vec<u8>) -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = std::panic::catch_unwind(|| fuzz_check::check(&data));
+        let _ = tx.send(r.is_ok());
+    });
+    // libFuzzer's -timeout in scripts/fuzz.sh is 10 s (release build); a debug
+    // build on a loaded machine gets more
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("not finished within 60 s (a hang)")
+}
+
 #[test]
 fn every_kept_finding_holds_the_property() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz");
@@ -14,11 +28,17 @@ fn every_kept_finding_holds_the_property() {
     for entry in fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let data = fs::read(&path).unwrap();
-        let r = std::panic::catch_unwind(|| fuzz_check::check(&data));
-        assert!(r.is_ok(), "{} fails the fuzz property", path.display());
+        assert!(
+            holds_within_time_limit(data),
+            "{} fails the fuzz property",
+            path.display()
+        );
         n += 1;
     }
-    assert!(n > 0, "no inputs in {}", dir.display());
+    // testdata/fuzz/timeout-tab-after-colon-loop.yaml (fuzzer, session 5):
+    // the slow path for `key:<TAB>value` turned the same spaces into spaces
+    // forever when saphyr kept complaining at one place
+    assert!(n > 1, "inputs missing in {}", dir.display());
 }
 
 #[test]

@@ -111,7 +111,8 @@ fn one_at_a_time(
             Err(e) if e.msg == TAB_AFTER_COLON => {
                 let at = crate::source::LineIndex::offset_of(&current, e.line, e.col);
                 let start = current[..at].trim_end_matches([' ', '\t']).len();
-                if start == at || !current[..start].ends_with(':') {
+                // each round turns at least one tab into a space, or stops
+                if !current[start..at].contains('\t') || !current[..start].ends_with(':') {
                     return Err(e);
                 }
                 current.replace_range(start..at, &" ".repeat(at - start));
