@@ -4,6 +4,7 @@
 use anstyle::AnsiColor;
 use similar::{ChangeTag, TextDiff};
 
+use crate::k8s::LAST_APPLIED;
 use crate::yaml::{cst, stream};
 
 /// A unified diff of `old` -> `new` (`--- NAME` / `+++ NAME (patched)`),
@@ -57,10 +58,6 @@ fn paint(s: &str, hue: Option<AnsiColor>, color: bool) -> String {
         _ => s.to_string(),
     }
 }
-
-/// kubectl's annotation with the last applied object: for a Secret, its
-/// data as JSON, so masked like the data.
-pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Replace every value under `data`/`stringData` of Secret objects, and
 /// their [`LAST_APPLIED`] annotation, with `***`.

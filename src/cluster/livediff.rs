@@ -2,7 +2,7 @@
 //! against the server's dry-run result, noise removed and Secret data masked.
 use serde_json::{Map, Value};
 
-use crate::diff::LAST_APPLIED;
+use crate::k8s::LAST_APPLIED;
 
 /// Metadata the server changes on every write; not worth showing.
 const NOISE: [&str; 5] = [

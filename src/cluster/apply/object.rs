@@ -8,6 +8,7 @@ use super::Ctx;
 use super::resolve::{Resolver, discovery_failure, resource_name};
 use crate::cluster::errors::{Attempt, Failure, classify};
 use crate::cluster::objects::{Applied, Manifest};
+use crate::k8s::LAST_APPLIED;
 
 /// One object after the server dry run of the whole file.
 pub(super) struct Checked {
@@ -32,7 +33,6 @@ impl Checked {
 /// Field manager that owns the last-applied annotation, as kubectl's own
 /// server-side apply uses it.
 pub(super) const LAST_APPLIED_MANAGER: &str = "kubectl-last-applied";
-pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 pub(super) fn params(ctx: &Ctx<'_>, force: bool, dry_run: bool) -> PatchParams {
     let mut params = PatchParams::apply(&ctx.opts.field_manager);
