@@ -540,20 +540,10 @@ impl<'a> Scan<'a> {
             self.open(kind::BLOCK_MAPPING_PAIR, field::NONE, p);
             self.key_scalar(field::KEY, p, kend);
             self.leaf(kind::COLON, field::NONE, colon, colon + 1);
-            let r = self.skip_spaces(colon + 1);
-            if self.eol(r) || self.at(r) == b'#' {
-                self.pos = r;
-                self.finish_line()?;
-                if let Some(line) = self.peek {
-                    let value = self.marker(line).is_none()
-                        && (line.indent > col || (line.indent == col && self.is_dash(line.at())));
-                    if value {
-                        self.node(field::VALUE, n, line.at(), true)?;
-                    }
-                }
-            } else {
-                self.node(field::VALUE, n, r, false)?;
-            }
+            // the value: more indented, or a sequence at the key's column
+            self.entry(field::VALUE, n, colon + 1, false, |scan, line| {
+                line.indent > col || (line.indent == col && scan.is_dash(line.at()))
+            })?;
             self.b.close_at_last_child();
             match self.peek {
                 None => break,
@@ -568,6 +558,32 @@ impl<'a> Scan<'a> {
         Some(())
     }
 
+    /// The node after a pair's `:` or an item's `-` (ending at `after`) in a
+    /// collection at column `n`: on the same line (`compact`: may it be a
+    /// block collection there), or else on the next line with content when
+    /// `belongs` says so; none otherwise (then the entry is empty).
+    fn entry(
+        &mut self,
+        field: u8,
+        n: isize,
+        after: usize,
+        compact: bool,
+        belongs: impl Fn(&Self, Line) -> bool,
+    ) -> Option<()> {
+        let r = self.skip_spaces(after);
+        if !(self.eol(r) || self.at(r) == b'#') {
+            return self.node(field, n, r, compact);
+        }
+        self.pos = r;
+        self.finish_line()?;
+        match self.peek {
+            Some(line) if self.marker(line).is_none() && belongs(self, line) => {
+                self.node(field, n, line.at(), true)
+            }
+            _ => Some(()),
+        }
+    }
+
     fn block_sequence(&mut self, first: usize) -> Option<()> {
         let (_, col) = self.row_col(first);
         let n = col as isize;
@@ -576,19 +592,7 @@ impl<'a> Scan<'a> {
         loop {
             self.open(kind::BLOCK_SEQUENCE_ITEM, field::NONE, p);
             self.leaf(kind::DASH, field::NONE, p, p + 1);
-            let r = self.skip_spaces(p + 1);
-            if self.eol(r) || self.at(r) == b'#' {
-                self.pos = r;
-                self.finish_line()?;
-                if let Some(line) = self.peek
-                    && self.marker(line).is_none()
-                    && line.indent > col
-                {
-                    self.node(field::NONE, n, line.at(), true)?;
-                }
-            } else {
-                self.node(field::NONE, n, r, true)?;
-            }
+            self.entry(field::NONE, n, p + 1, true, |_, line| line.indent > col)?;
             self.b.close_at_last_child();
             match self.peek {
                 None => break,
