@@ -350,8 +350,13 @@ impl<'a> Scan<'a> {
             name == b"!" || bangs == 1 || name.starts_with(b"!!") && bangs == 2 && name.len() > 2
         };
         let uri = name[0] != b'!'
-            || name.iter().all(|&c| {
-                c.is_ascii_alphanumeric() || b"-#;/?:@&=+$_.~*'()%!<>".contains(&c) || c >= 0x80
+            || name.iter().enumerate().all(|(i, &c)| {
+                c.is_ascii_alphanumeric()
+                    || b"-#;/?:@&=+$_.~*'()!<>".contains(&c)
+                    || c >= 0x80
+                    // `%` only as an escape: two hex digits
+                    || c == b'%'
+                        && name.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
             });
         (ends && named && uri).then_some(r)
     }
@@ -598,6 +603,8 @@ impl<'a> Scan<'a> {
                 None => break,
                 Some(line) if self.marker(line).is_some() || line.indent < col => break,
                 Some(line) if line.indent == col && self.is_dash(line.at()) => p = line.at(),
+                // `-x: y` right after the items: tree-sitter refuses it
+                Some(line) if line.indent == col && self.at(line.at()) == b'-' => return None,
                 Some(line) if line.indent == col => break, // an indentless sequence ends
                 Some(_) => return None,
             }
@@ -914,7 +921,8 @@ impl<'a> Scan<'a> {
                     }
                     e
                 }
-                b'[' | b'{' | b'!' | b'&' | b'*' | b'?' | b'#' | b',' | b']' | b'|' | b'>' => {
+                b'[' | b'{' | b'!' | b'&' | b'*' | b'?' | b'#' | b',' | b']' | b'|' | b'>'
+                | b'%' | b'@' | b'`' => {
                     return None;
                 }
                 _ => self.plain_flow_end(p).filter(|&e| e > p)?,
