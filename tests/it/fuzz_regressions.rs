@@ -37,8 +37,11 @@ fn every_kept_finding_holds_the_property() {
     }
     // testdata/fuzz/timeout-tab-after-colon-loop.yaml (fuzzer, session 5):
     // the slow path for `key:<TAB>value` turned the same spaces into spaces
-    // forever when saphyr kept complaining at one place
-    assert!(n > 1, "inputs missing in {}", dir.display());
+    // forever when saphyr kept complaining at one place;
+    // crash-dash-key-after-indentless-sequence.yaml (fuzzer, session 5): an
+    // empty imagePullSecrets filled with an indentless sequence before a key
+    // `-:`, valid YAML that tree-sitter refuses, so a second run failed
+    assert!(n > 2, "inputs missing in {}", dir.display());
 }
 
 #[test]
