@@ -196,10 +196,7 @@ fn function_config(label: &str, text: &str) -> Result<profile::Profile, Located>
             return Located::new(label, line, col, dup.msg);
         }
         // a Secret among the items: no input character in the message
-        let msg = match crate::yaml::secret::declares_secret(text) {
-            true => crate::yaml::secret::unquoted(e.info()),
-            false => e.info().to_string(),
-        };
+        let msg = crate::yaml::secret::message_about(text, e.info());
         Located::new(label, line, col, msg)
     })?;
     let Some(root) = docs.first() else {

@@ -58,15 +58,11 @@ pub fn parse(label: &str, text: &str) -> anyhow::Result<Vec<Manifest>> {
     let docs = crate::yaml::value::documents(text).map_err(|e| {
         // no character of a Secret's document in the message
         let at = crate::source::LineIndex::offset_of(text, e.line, e.col);
-        let secret = crate::yaml::stream::split(text)
-            .iter()
+        let doc = crate::yaml::stream::split(text)
+            .into_iter()
             .find(|c| c.start <= at && at <= c.end)
-            .is_some_and(|c| crate::yaml::secret::declares_secret(&text[c.start..c.end]));
-        let msg = if secret {
-            crate::yaml::secret::unquoted(&e.msg)
-        } else {
-            e.msg
-        };
+            .map_or(text, |c| &text[c.start..c.end]);
+        let msg = crate::yaml::secret::message_about(doc, &e.msg);
         Located::new(label, e.line.max(1), e.col.max(1), msg)
     })?;
     let mut flat = Vec::new();

@@ -29,6 +29,16 @@ pub fn declares_secret(text: &str) -> bool {
     })
 }
 
+/// `msg`, a parser message about `text`, as it may be shown: without the
+/// input character it quotes when `text` declares a Secret.
+pub fn message_about(text: &str, msg: &str) -> String {
+    if declares_secret(text) {
+        unquoted(msg)
+    } else {
+        msg.to_string()
+    }
+}
+
 /// A parser message with any input character it quotes taken out
 /// (saphyr's "unexpected character: `@'" becomes "unexpected character").
 pub fn unquoted(msg: &str) -> String {
