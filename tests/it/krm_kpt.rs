@@ -112,24 +112,7 @@ fn resource_lists_keep_every_byte_outside_the_edits_and_report_results() {
     list.push_str(
         "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: tingyun\n  data:\n    registry: harbor.example.com/apm\n    pull-secret: \"true\"\n",
     );
-    let run = |input: &str, extra: &[&str]| -> Output {
-        use std::io::Write as _;
-        let mut child = bin()
-            .args(["patch", "--krm"])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run = |input: &str, extra: &[&str]| krm(pkg.path(), input, extra);
     let o = run(&list, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
@@ -214,22 +197,7 @@ fn item_errors_name_resource_list_lines() {
             "<stdin>:15:5: duplicate key \"k\" (first defined on line 13): remove one of them",
         ),
     ] {
-        use std::io::Write as _;
-        let mut child = bin()
-            .args(["patch", "--krm"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let input = format!("{head}{body}");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
+        let o = krm(&std::env::temp_dir(), &format!("{head}{body}"), &[]);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
         assert!(
             stderr(&o).starts_with(want),
@@ -238,4 +206,11 @@ fn item_errors_name_resource_list_lines() {
         );
         assert!(stdout(&o).is_empty(), "{}", stdout(&o));
     }
+}
+
+/// `patch --krm [EXTRA]` with `input` (a ResourceList) on standard input.
+fn krm(cwd: &Path, input: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["patch".to_string(), "--krm".to_string()];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    crate::common::run(cwd, &args, Some(input.as_bytes()))
 }

@@ -202,6 +202,7 @@ fn server_dry_run_masks_the_last_applied_annotation() {
         "new.yaml",
         &secret(new_word, "  labels:\n    tier: backend\n"),
     );
+    emu.clear_requests();
     let out = emu.tingyun(&[
         "apply",
         file.to_str().unwrap(),
@@ -210,6 +211,18 @@ fn server_dry_run_masks_the_last_applied_annotation() {
         "30s",
     ]);
     let (so, se) = (stdout(&out), stderr(&out));
+    // a dry run: the request log shows no write, the live Secret is as kubectl left it
+    assert_eq!(emu.writes(), Vec::<serde_json::Value>::new(), "{so}\n{se}");
+    assert!(
+        emu.requests()
+            .iter()
+            .any(|r| !r["query"]["dryRun"].is_null()),
+        "the server dry run reached the emulator's log"
+    );
+    assert_eq!(
+        emu.get("/api/v1/namespaces/default/secrets/creds")["metadata"]["annotations"],
+        got["metadata"]["annotations"]
+    );
     assert_eq!(
         out.status.code(),
         Some(1),
