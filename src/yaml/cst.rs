@@ -25,15 +25,20 @@ pub fn parse(text: &str) -> Result<Tree, SyntaxError> {
         });
     }
     super::limits::check_depth(text)?;
-    if let Some(tree) = super::scan::parse(text) {
-        return Ok(tree);
+    match super::scan::parse(text) {
+        Some(tree) => Ok(tree),
+        None => tree_sitter(text),
     }
-    parse_tree_sitter(text)
 }
 
 /// [`parse`] with tree-sitter alone (what the span scanner is checked against).
 pub fn parse_tree_sitter(text: &str) -> Result<Tree, SyntaxError> {
     super::limits::check_depth(text)?;
+    tree_sitter(text)
+}
+
+/// Parse with tree-sitter a text whose depth was checked.
+fn tree_sitter(text: &str) -> Result<Tree, SyntaxError> {
     if !super::limits::fits_span_parser(text) {
         return Err(SyntaxError {
             offset: 0,

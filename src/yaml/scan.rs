@@ -21,40 +21,42 @@ use super::tree::{Builder, Tree, field, kind};
 /// Parse `text` into a span tree; `None` when the text uses YAML this
 /// scanner leaves to tree-sitter (or is not valid YAML).
 pub fn parse(text: &str) -> Option<Tree> {
-    let s = text.as_bytes();
-    if s.is_empty()
-        || s.contains(&b'\t')
-        || text.contains('\u{feff}')
-        || s.contains(&b'%') && has_directive(s)
-    {
-        return None;
-    }
-    // `\r` only as part of `\r\n`; no control characters (not YAML), and
-    // none of YAML 1.1's other line breaks
-    for (i, &c) in s.iter().enumerate() {
-        if c < 0x20 && c != b'\n' && !(c == b'\r' && s.get(i + 1) == Some(&b'\n')) || c == 0x7f {
-            return None;
-        }
-    }
-    if !text.is_ascii()
-        && text.chars().any(|c| {
-            matches!(
-                c,
-                '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
-            )
-        })
-    {
-        return None;
-    }
-    let mut scan = Scan::new(s);
+    let line_starts = plain_text_lines(text)?;
+    let mut scan = Scan::new(text.as_bytes(), line_starts);
     scan.stream()?;
     let lines = std::mem::take(&mut scan.line_starts);
     Some(scan.b.finish(lines))
 }
 
-/// A line starting with `%` (a directive, or text tree-sitter reads as one).
-fn has_directive(s: &[u8]) -> bool {
-    s.first() == Some(&b'%') || s.windows(2).any(|w| w == b"\n%")
+/// Where the lines of `text` start, in the same pass that refuses what the
+/// scanner leaves to tree-sitter: an empty text, a tab, a directive (`%`
+/// starting a line), a control character, `\r` other than before `\n`;
+/// in non-ASCII text a BOM, C1 controls and YAML 1.1's other line breaks.
+fn plain_text_lines(text: &str) -> Option<Vec<usize>> {
+    let s = text.as_bytes();
+    if s.is_empty() {
+        return None;
+    }
+    let mut starts = Vec::with_capacity(s.len() / 32 + 1);
+    starts.push(0);
+    let mut ascii = true;
+    for (i, &c) in s.iter().enumerate() {
+        match c {
+            b'\n' => starts.push(i + 1),
+            b'\r' if s.get(i + 1) == Some(&b'\n') => {}
+            b'%' if i == 0 || s[i - 1] == b'\n' => return None,
+            0..=0x1f | 0x7f => return None,
+            0x80.. => ascii = false,
+            _ => {}
+        }
+    }
+    let odd = |c: char| {
+        matches!(
+            c,
+            '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+        )
+    };
+    (ascii || !text.chars().any(odd)).then_some(starts)
 }
 
 /// A line with content: where it starts and how many spaces precede it.
@@ -94,8 +96,7 @@ fn is_flow_indicator(c: u8) -> bool {
 }
 
 impl<'a> Scan<'a> {
-    fn new(s: &'a [u8]) -> Self {
-        let line_starts = super::tree::line_starts(s);
+    fn new(s: &'a [u8], line_starts: Vec<usize>) -> Self {
         Scan {
             s,
             b: Builder::with_capacity(s.len() / 4),
@@ -416,8 +417,8 @@ impl<'a> Scan<'a> {
             let at = line.at();
             if self.is_dash(at) {
                 self.block_sequence(at)?;
-            } else if self.key_at(at).is_some() {
-                self.block_mapping(at)?;
+            } else if let Some(key) = self.key_at(at) {
+                self.block_mapping(at, key)?;
             } else {
                 return None;
             }
@@ -443,12 +444,12 @@ impl<'a> Scan<'a> {
             b'?' | b':' if self.eol(q + 1) || self.at(q + 1) == b' ' => return None,
             b',' | b']' | b'}' | b'#' | b'%' | b'@' | b'`' => return None,
             _ => {
-                if self.key_at(q).is_some() {
+                if let Some(key) = self.key_at(q) {
                     if !props.is_empty() || !compact {
                         return None; // properties of the key or of the mapping: left to tree-sitter
                     }
                     self.open(kind::BLOCK_NODE, field, p);
-                    self.block_mapping(q)?;
+                    self.block_mapping(q, key)?;
                     self.b.close_at_last_child();
                     return Some(());
                 }
@@ -542,13 +543,15 @@ impl<'a> Scan<'a> {
         self.b.close(end);
     }
 
-    fn block_mapping(&mut self, first: usize) -> Option<()> {
+    /// A block mapping whose first key starts at `first` and ends at
+    /// `key.0`, its `:` at `key.1` (see [`Self::key_at`]).
+    fn block_mapping(&mut self, first: usize, key: (usize, usize)) -> Option<()> {
         let (_, col) = self.row_col(first);
         let n = col as isize;
         self.open(kind::BLOCK_MAPPING, field::NONE, first);
-        let mut p = first;
+        let (mut p, mut key) = (first, key);
         loop {
-            let (kend, colon) = self.key_at(p)?;
+            let (kend, colon) = key;
             self.open(kind::BLOCK_MAPPING_PAIR, field::NONE, p);
             self.key_scalar(field::KEY, p, kend);
             self.leaf(kind::COLON, field::NONE, colon, colon + 1);
@@ -560,8 +563,9 @@ impl<'a> Scan<'a> {
             match self.peek {
                 None => break,
                 Some(line) if self.marker(line).is_some() || line.indent < col => break,
-                Some(line) if line.indent == col && self.key_at(line.at()).is_some() => {
+                Some(line) if line.indent == col => {
                     p = line.at();
+                    key = self.key_at(p)?;
                 }
                 Some(_) => return None,
             }
@@ -876,95 +880,78 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// `[...]` or `{...}` from its opening bracket at `q`: entries separated
+    /// by `,` (comments and line breaks between them), up to the closing one.
     fn flow_collection(&mut self, q: usize) -> Option<()> {
-        if self.s[q] == b'[' {
-            self.flow_sequence(q)
+        let (kind, close) = if self.s[q] == b'[' {
+            (kind::FLOW_SEQUENCE, b']')
         } else {
-            self.flow_mapping(q)
-        }
-    }
-
-    fn flow_sequence(&mut self, q: usize) -> Option<()> {
-        self.open(kind::FLOW_SEQUENCE, field::NONE, q);
+            (kind::FLOW_MAPPING, b'}')
+        };
+        self.open(kind, field::NONE, q);
         let mut p = self.flow_gap(q + 1)?;
-        loop {
-            if self.s[p] == b']' {
-                self.flush();
-                self.b.close(p + 1);
-                self.pos = p + 1;
-                return Some(());
-            }
-            self.flow_node(field::NONE, p)?;
-            p = self.flow_gap(self.pos)?;
+        while self.s[p] != close {
+            let after = if close == b']' {
+                self.flow_node(field::NONE, p)?;
+                self.pos
+            } else {
+                self.flow_mapping_entry(p)?
+            };
+            p = self.flow_gap(after)?;
             match self.s[p] {
                 b',' => {
                     self.flush();
                     p = self.flow_gap(p + 1)?;
                 }
-                b']' => {}
+                c if c == close => {}
                 _ => return None,
             }
         }
+        self.flush();
+        self.b.close(p + 1);
+        self.pos = p + 1;
+        Some(())
     }
 
-    fn flow_mapping(&mut self, q: usize) -> Option<()> {
-        self.open(kind::FLOW_MAPPING, field::NONE, q);
-        let mut p = self.flow_gap(q + 1)?;
-        loop {
-            if self.s[p] == b'}' {
-                self.flush();
-                self.b.close(p + 1);
-                self.pos = p + 1;
-                return Some(());
-            }
-            let c = self.s[p];
-            let kend = match c {
-                b'"' | b'\'' => {
-                    let e = self.quoted(p)?;
-                    if self.s[p..e].contains(&b'\n') {
-                        return None;
-                    }
-                    e
-                }
-                b'[' | b'{' | b'!' | b'&' | b'*' | b'?' | b'#' | b',' | b']' | b'|' | b'>'
-                | b'%' | b'@' | b'`' => {
+    /// One entry of a flow mapping at `p`: `key: value`, `key:` or a lone
+    /// key. Where it ends.
+    fn flow_mapping_entry(&mut self, p: usize) -> Option<usize> {
+        let c = self.s[p];
+        let kend = match c {
+            b'"' | b'\'' => {
+                let e = self.quoted(p)?;
+                if self.s[p..e].contains(&b'\n') {
                     return None;
                 }
-                _ => self.plain_flow_end(p).filter(|&e| e > p)?,
-            };
-            let r = self.skip_spaces(kend);
-            let quoted = matches!(c, b'"' | b'\'');
-            let colon = self.at(r) == b':'
-                && (quoted
-                    || self.eol(r + 1)
-                    || self.at(r + 1) == b' '
-                    || is_flow_indicator(self.at(r + 1)));
-            if colon {
-                self.open(kind::FLOW_PAIR, field::NONE, p);
-                self.key_scalar(field::KEY, p, kend);
-                self.leaf(kind::COLON, field::NONE, r, r + 1);
-                let v = self.flow_gap(r + 1)?;
-                let after = if matches!(self.s[v], b',' | b'}') {
-                    v
-                } else {
-                    self.flow_node(field::VALUE, v)?;
-                    self.pos
-                };
-                self.b.close_at_last_child();
-                p = self.flow_gap(after)?;
-            } else {
-                self.flow_node(field::NONE, p)?;
-                p = self.flow_gap(self.pos)?;
+                e
             }
-            match self.s[p] {
-                b',' => {
-                    self.flush();
-                    p = self.flow_gap(p + 1)?;
-                }
-                b'}' => {}
-                _ => return None,
-            }
+            b'[' | b'{' | b'!' | b'&' | b'*' | b'?' | b'#' | b',' | b']' | b'|' | b'>' | b'%'
+            | b'@' | b'`' => return None,
+            _ => self.plain_flow_end(p).filter(|&e| e > p)?,
+        };
+        let r = self.skip_spaces(kend);
+        let quoted = matches!(c, b'"' | b'\'');
+        let colon = self.at(r) == b':'
+            && (quoted
+                || self.eol(r + 1)
+                || self.at(r + 1) == b' '
+                || is_flow_indicator(self.at(r + 1)));
+        if !colon {
+            self.flow_node(field::NONE, p)?;
+            return Some(self.pos);
         }
+        self.open(kind::FLOW_PAIR, field::NONE, p);
+        self.key_scalar(field::KEY, p, kend);
+        self.leaf(kind::COLON, field::NONE, r, r + 1);
+        let v = self.flow_gap(r + 1)?;
+        let after = if matches!(self.s[v], b',' | b'}') {
+            v
+        } else {
+            self.flow_node(field::VALUE, v)?;
+            self.pos
+        };
+        self.b.close_at_last_child();
+        Some(after)
     }
 
     /// A node inside a flow collection, starting at `p`.

@@ -471,23 +471,43 @@ impl<'t> TreeCursor<'t> {
     }
 }
 
+/// The grammar's kind ids mapped to ours, and its key and value field ids
+/// (looked up once).
+struct TreeSitterIds {
+    map: Vec<u16>,
+    key: Option<u16>,
+    value: Option<u16>,
+}
+
+fn tree_sitter_ids() -> &'static TreeSitterIds {
+    static IDS: std::sync::OnceLock<TreeSitterIds> = std::sync::OnceLock::new();
+    IDS.get_or_init(|| {
+        let lang: tree_sitter::Language = tree_sitter_yaml::LANGUAGE.into();
+        let map = (0..lang.node_kind_count())
+            .map(|id| {
+                let Ok(id) = u16::try_from(id) else {
+                    return kind::OTHER;
+                };
+                let named = lang.node_kind_is_named(id);
+                let name = lang.node_kind_for_id(id).unwrap_or("_");
+                kind_id_for(name, named).unwrap_or(if named { kind::OTHER } else { kind::TOKEN })
+            })
+            .collect();
+        TreeSitterIds {
+            map,
+            key: lang.field_id_for_name("key").map(|f| f.get()),
+            value: lang.field_id_for_name("value").map(|f| f.get()),
+        }
+    })
+}
+
 /// The same tree from a tree-sitter parse of `text`. Kinds the editor never
 /// asks for become [`kind::OTHER`] / [`kind::TOKEN`]; left out, as the span
 /// scanner leaves them out: flow punctuation (`[`, `]`, `{`, `}`, `,`), a
 /// plain scalar's type (but null), what is inside quoted scalars, aliases,
 /// anchors and tags.
 pub fn from_tree_sitter(tree: &tree_sitter::Tree, text: &str) -> Tree {
-    let lang = tree.language();
-    let count = lang.node_kind_count();
-    let mut map = vec![kind::OTHER; count];
-    for (id, slot) in map.iter_mut().enumerate() {
-        let Ok(id16) = u16::try_from(id) else { break };
-        let name = lang.node_kind_for_id(id16).unwrap_or("_");
-        let named = lang.node_kind_is_named(id16);
-        *slot = kind_id_for(name, named).unwrap_or(if named { kind::OTHER } else { kind::TOKEN });
-    }
-    let key = lang.field_id_for_name("key").map(|f| f.get());
-    let value = lang.field_id_for_name("value").map(|f| f.get());
+    let TreeSitterIds { map, key, value } = tree_sitter_ids();
     let mut b = Builder::with_capacity(text.len() / 4);
     let mut cursor = tree.walk();
     loop {
@@ -520,8 +540,8 @@ pub fn from_tree_sitter(tree: &tree_sitter::Tree, text: &str) -> Tree {
         let mut descended = false;
         if !skip {
             let field = match cursor.field_id().map(|f| f.get()) {
-                f if f.is_some() && f == key => field::KEY,
-                f if f.is_some() && f == value => field::VALUE,
+                f if f.is_some() && f == *key => field::KEY,
+                f if f.is_some() && f == *value => field::VALUE,
                 _ => field::NONE,
             };
             b.open(kind, field, n.start_byte());
