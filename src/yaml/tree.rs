@@ -145,19 +145,10 @@ impl Tree {
     pub fn root_node(&self) -> Node<'_> {
         Node { tree: self, id: 0 }
     }
-
-    /// Number of nodes.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
 }
 
 /// Where each line of `text` starts.
-pub fn line_starts(text: &[u8]) -> Vec<usize> {
+fn line_starts(text: &[u8]) -> Vec<usize> {
     let mut starts = Vec::with_capacity(text.len() / 32 + 1);
     starts.push(0);
     starts.extend(
@@ -315,10 +306,6 @@ impl<'t> Node<'t> {
         KINDS[usize::from(self.data().kind)].1
     }
 
-    pub fn is_error(&self) -> bool {
-        self.kind_id() == kind::ERROR
-    }
-
     pub fn start_byte(&self) -> usize {
         self.data().start as usize
     }
@@ -352,10 +339,6 @@ impl<'t> Node<'t> {
 
     pub fn next_sibling(&self) -> Option<Node<'t>> {
         self.at(self.data().next)
-    }
-
-    pub fn child_count(&self) -> usize {
-        self.all_children().count()
     }
 
     /// The children, named or not, in order.
