@@ -245,7 +245,7 @@ impl Builder {
             .map(|&(id, _)| u16::from(self.tree.nodes[id as usize].kind))
     }
 
-    /// The tree, with `lines` the line starts of its text (see [`line_starts`]).
+    /// The tree, with `lines` where the lines of its text start (0 first).
     pub fn finish(mut self, lines: Vec<usize>) -> Tree {
         while !self.open.is_empty() {
             self.close_at_last_child();
