@@ -88,21 +88,41 @@ pub fn mask_secrets(text: &str) -> String {
 /// and of their [`LAST_APPLIED`] annotation, in order (what
 /// [`mask_secrets`] hides).
 pub fn secret_value_spans(text: &str) -> Vec<(usize, usize)> {
+    secret_value_spans_where(text, |_, _| true)
+}
+
+/// [`secret_value_spans`] of only the documents that hold one of `offsets`
+/// (e.g. where warnings point): the others are not parsed again.
+pub fn secret_value_spans_around(text: &str, offsets: &[usize]) -> Vec<(usize, usize)> {
+    secret_value_spans_where(text, |start, end| {
+        offsets.iter().any(|&o| start <= o && o < end)
+    })
+}
+
+/// Spans of the documents `[start, end)` (offsets in `text`) that `wanted` picks.
+fn secret_value_spans_where(
+    text: &str,
+    wanted: impl Fn(usize, usize) -> bool,
+) -> Vec<(usize, usize)> {
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
     let bom = text.len() - body.len();
-    let mut spans: Vec<(usize, usize)> = secret_spans_without_bom(body)
-        .into_iter()
-        .map(|(s, e)| (s + bom, e + bom))
-        .collect();
+    let mut spans: Vec<(usize, usize)> =
+        secret_spans_without_bom(body, |s, e| wanted(s + bom, e + bom))
+            .into_iter()
+            .map(|(s, e)| (s + bom, e + bom))
+            .collect();
     spans.sort_unstable();
     spans
 }
 
-fn secret_spans_without_bom(text: &str) -> Vec<(usize, usize)> {
+fn secret_spans_without_bom(
+    text: &str,
+    wanted: impl Fn(usize, usize) -> bool,
+) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     for chunk in stream::split(text) {
         let chunk_text = &text[chunk.start..chunk.end];
-        if !chunk_text.contains("Secret") {
+        if !chunk_text.contains("Secret") || !wanted(chunk.start, chunk.end) {
             continue;
         }
         let Ok(tree) = cst::parse(chunk_text) else {

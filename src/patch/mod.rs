@@ -97,11 +97,8 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
     }
     let input_lines = LineIndex::new(&source.text);
     // a warning about a Secret's data/stringData value hides it, as diffs do
-    let secrets = if plan.warnings.is_empty() {
-        Vec::new()
-    } else {
-        crate::diff::secret_value_spans(&source.text)
-    };
+    let offsets: Vec<usize> = plan.warnings.iter().map(|w| w.offset).collect();
+    let secrets = crate::diff::secret_value_spans_around(&source.text, &offsets);
     let mut warnings: Vec<String> = plan
         .warnings
         .iter()
