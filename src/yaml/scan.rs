@@ -88,6 +88,18 @@ struct Scan<'a> {
     flow_n: isize,
 }
 
+/// What ends one line of a plain scalar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    LineEnd,
+    /// ` #`: a comment follows.
+    Comment,
+    /// A `:` (at this offset) that makes the text a key.
+    Colon(usize),
+    /// A flow indicator (`,` `[` `]` `{` `}`) inside a flow collection.
+    Indicator,
+}
+
 /// A tag or an anchor: its kind, start and end.
 type Property = (u16, usize, usize);
 
@@ -495,28 +507,12 @@ impl<'a> Scan<'a> {
             b'-' if self.at(p + 1) == b':' && (self.eol(p + 2) || self.at(p + 2) == b' ') => {
                 return Some((p + 1, p + 1));
             }
+            _ if self.odd_start(p) => return None,
             _ => {
-                if self.odd_start(p) {
-                    return None;
-                }
-                let mut r = p;
-                let mut last = p;
-                loop {
-                    if self.eol(r) {
-                        return None;
-                    }
-                    let c = self.s[r];
-                    if c == b':' && (self.eol(r + 1) || self.at(r + 1) == b' ') {
-                        return Some((last, r));
-                    }
-                    if c == b'#' && r > p && self.s[r - 1] == b' ' {
-                        return None;
-                    }
-                    if c != b' ' {
-                        last = r + 1;
-                    }
-                    r += 1;
-                }
+                return match self.plain_run(p, false) {
+                    (last, Stop::Colon(at)) => Some((last, at)),
+                    _ => None,
+                };
             }
         };
         let r = self.skip_spaces(end);
@@ -739,18 +735,31 @@ impl<'a> Scan<'a> {
     /// One line of a plain scalar from `p`: where its text ends and whether
     /// a comment follows it. `None` when a `: ` comes (a key where none can be).
     fn plain_line(&self, p: usize) -> Option<(usize, bool)> {
+        match self.plain_run(p, false) {
+            (_, Stop::Colon(_)) => None,
+            (last, stop) => Some((last, stop == Stop::Comment)),
+        }
+    }
+
+    /// One line of a plain scalar from `p` (in a flow collection when
+    /// `flow`): the end of its text and what stopped it.
+    fn plain_run(&self, p: usize, flow: bool) -> (usize, Stop) {
         let mut r = p;
         let mut last = p;
         loop {
             if self.eol(r) {
-                return Some((last, false));
+                return (last, Stop::LineEnd);
             }
             let c = self.s[r];
-            if c == b':' && (self.eol(r + 1) || self.at(r + 1) == b' ') {
-                return None;
+            if flow && is_flow_indicator(c) {
+                return (last, Stop::Indicator);
+            }
+            let after = self.at(r + 1);
+            if c == b':' && (self.eol(r + 1) || after == b' ' || flow && is_flow_indicator(after)) {
+                return (last, Stop::Colon(r));
             }
             if c == b'#' && r > p && self.s[r - 1] == b' ' {
-                return Some((last, true));
+                return (last, Stop::Comment);
             }
             if c != b' ' {
                 last = r + 1;
@@ -838,7 +847,7 @@ impl<'a> Scan<'a> {
         loop {
             let c = *self.s.get(r)?;
             if quote == b'"' && c == b'\\' {
-                r += 2;
+                r += escape_len(&self.s[r + 1..])?;
             } else if c == quote {
                 if quote == b'\'' && self.at(r + 1) == b'\'' {
                     r += 2;
@@ -988,34 +997,34 @@ impl<'a> Scan<'a> {
         if self.odd_start(p) {
             return None;
         }
-        let mut r = p;
-        let mut last = p;
-        loop {
-            if self.eol(r) {
+        match self.plain_run(p, true) {
+            (last, Stop::LineEnd) => {
                 // a plain scalar going on on the next line is left to tree-sitter
-                let mut q = r;
+                let mut q = last;
                 while matches!(self.at(q), b' ' | b'\n' | b'\r') {
                     q += 1;
                 }
-                return matches!(self.at(q), b',' | b']' | b'}' | b'#' | b':').then_some(last);
+                matches!(self.at(q), b',' | b']' | b'}' | b'#' | b':').then_some(last)
             }
-            let c = self.s[r];
-            if is_flow_indicator(c) {
-                return Some(last);
-            }
-            if c == b':'
-                && (self.eol(r + 1) || self.at(r + 1) == b' ' || is_flow_indicator(self.at(r + 1)))
-            {
-                return Some(last);
-            }
-            if c == b'#' && r > p && self.s[r - 1] == b' ' {
-                return Some(last);
-            }
-            if c != b' ' {
-                last = r + 1;
-            }
-            r += 1;
+            (last, _) => Some(last),
         }
+    }
+}
+
+/// The length of an escape sequence in a double-quoted scalar, counting
+/// its backslash, given the text after the backslash; `None` when YAML
+/// does not define it (`\\q`, `\\u` without four hex digits).
+fn escape_len(after: &[u8]) -> Option<usize> {
+    let hex = |n: usize| {
+        (after.len() > n && after[1..=n].iter().all(u8::is_ascii_hexdigit)).then_some(n + 2)
+    };
+    match *after.first()? {
+        b'0' | b'a' | b'b' | b't' | b'\t' | b'n' | b'v' | b'f' | b'r' | b'e' | b' ' | b'"'
+        | b'/' | b'\\' | b'N' | b'_' | b'L' | b'P' | b'\n' | b'\r' => Some(2),
+        b'x' => hex(2),
+        b'u' => hex(4),
+        b'U' => hex(8),
+        _ => None,
     }
 }
 
@@ -1205,6 +1214,24 @@ mod tests {
             "only {read} of {} read",
             cases.len()
         );
+    }
+
+    /// Escapes YAML defines are read; any other backslash sequence in a
+    /// double-quoted scalar is left to tree-sitter, which reports it.
+    #[test]
+    fn escapes_in_double_quotes() {
+        let good = "a: \"\\u00e9\\x41\\U0001F600\\ \\\"\\/\\N\\_\\0 \\\n  b\"\n";
+        assert!(check("valid escapes", good).is_some(), "{good}");
+        for bad in [
+            "a: \"x\\q\"\n",
+            "\"k\\ucc\\ z\": v\n",
+            "a: \"\\x4\"\n",
+            "a: \"\\U0001F60\"\n",
+            "a: \"\\",
+        ] {
+            assert!(parse(bad).is_none(), "read {bad:?}");
+            assert!(cst::parse(bad).is_err(), "{bad:?} is not YAML");
+        }
     }
 
     /// Inputs changed at random (lines dropped, repeated, indented, and
