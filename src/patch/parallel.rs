@@ -1,7 +1,10 @@
 //! Documents are planned and checked independently of each other: split
-//! them into contiguous ranges of about equal size and run one range per
-//! core, results in document order.
+//! them into contiguous ranges of about equal size, let one thread per core
+//! take the next range until none is left, and return the results in
+//! document order.
 use std::ops::Range;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::yaml::stream::Chunk;
 
@@ -10,9 +13,15 @@ use crate::yaml::stream::Chunk;
 const PARALLEL_MIN_BYTES: usize = 48 * 1024;
 /// The smallest share of a text worth its own thread.
 const MIN_PART_BYTES: usize = 24 * 1024;
+/// Ranges per thread: documents differ in cost (one that no edit targets
+/// is only checked), so equal byte shares do not take equal time; smaller
+/// ranges taken in turn let the threads finish together.
+const RANGES_PER_THREAD: usize = 8;
+/// The smallest range worth handing out on its own.
+const MIN_RANGE_BYTES: usize = 8 * 1024;
 
 /// How many threads to use for a text of `bytes` bytes.
-fn parts_for(bytes: usize) -> usize {
+fn threads_for(bytes: usize) -> usize {
     if bytes < PARALLEL_MIN_BYTES {
         return 1;
     }
@@ -41,31 +50,48 @@ fn ranges(chunks: &[Chunk], parts: usize) -> Vec<Range<usize>> {
     out
 }
 
-/// `f` over ranges of `chunks`, in parallel when the text is big enough;
-/// the results in document order.
+/// `f` over ranges of `chunks`, on several threads when the text is big
+/// enough; the results in document order.
 pub(crate) fn map_ranges<T: Send>(
     chunks: &[Chunk],
     f: impl Fn(Range<usize>) -> T + Sync,
 ) -> Vec<T> {
     let bytes = chunks.last().map_or(0, |c| c.end) - chunks.first().map_or(0, |c| c.start);
-    let ranges = ranges(chunks, parts_for(bytes));
-    if ranges.len() == 1 {
-        return ranges.into_iter().map(f).collect();
+    let threads = threads_for(bytes);
+    if threads == 1 {
+        return vec![f(0..chunks.len())];
     }
-    let f = &f;
+    let parts = (threads * RANGES_PER_THREAD)
+        .min(bytes / MIN_RANGE_BYTES)
+        .max(threads);
+    let ranges = ranges(chunks, parts);
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<T>>> = ranges.iter().map(|_| Mutex::new(None)).collect();
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(range) = ranges.get(i) else { break };
+            let value = f(range.clone());
+            *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+        }
+    };
     std::thread::scope(|scope| {
-        let mut ranges = ranges.into_iter();
-        let first = ranges.next().expect("at least one range");
-        let handles: Vec<_> = ranges.map(|r| scope.spawn(move || f(r))).collect();
-        let mut out = vec![f(first)];
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        work();
         for h in handles {
-            match h.join() {
-                Ok(v) => out.push(v),
-                Err(panic) => std::panic::resume_unwind(panic),
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
             }
         }
-        out
-    })
+    });
+    results
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every range was handled")
+        })
+        .collect()
 }
 
 #[cfg(test)]
