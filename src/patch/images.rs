@@ -149,8 +149,26 @@ pub fn looks_like_image(s: &str) -> bool {
 /// A cheap textual pre-check for [`warn_lookalikes`]: does any token of
 /// `text` look like an image reference?
 pub(crate) fn any_lookalike_text(text: &str) -> bool {
-    text.split(|c: char| c.is_whitespace() || "=\"',;[]{}#".contains(c))
-        .any(|t| t.contains('/') && looks_like_image(t.trim_end_matches(':')))
+    // only tokens with a `/` can be one: look around each `/` (most
+    // documents have few), not at every token
+    let separator = |c: char| c.is_whitespace() || "=\"',;[]{}#".contains(c);
+    let mut from = 0;
+    while let Some(at) = text[from..].find('/').map(|i| from + i) {
+        let start = text[..at]
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| separator(c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let end = text[at..]
+            .char_indices()
+            .find(|&(_, c)| separator(c))
+            .map_or(text.len(), |(i, _)| at + i);
+        if looks_like_image(text[start..end].trim_end_matches(':')) {
+            return true;
+        }
+        from = end.max(at + 1);
+    }
+    false
 }
 
 /// Warn about image-like strings outside container image fields.
@@ -201,6 +219,39 @@ pub(crate) fn warn_lookalikes(layer: &mut Layer, root: Node, skip: &[Range<usize
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What [`any_lookalike_text`] answers, the plain way: every token.
+    fn any_token_looks_like_an_image(text: &str) -> bool {
+        text.split(|c: char| c.is_whitespace() || "=\"',;[]{}#".contains(c))
+            .any(|t| t.contains('/') && looks_like_image(t.trim_end_matches(':')))
+    }
+
+    proptest! {
+        #[test]
+        fn lookalike_precheck_reads_every_token(
+            text in "([a-z.:/@=\"' #{}\u{3000}\u{e9}\n-]|r.io/a:1|x/y:z){0,40}"
+        ) {
+            prop_assert_eq!(any_lookalike_text(&text), any_token_looks_like_an_image(&text), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn lookalike_precheck() {
+        for (text, want) in [
+            ("image: registry.example.com:5000/shop/cart:1.4.2\n", true),
+            ("note: see a.b/c:d", true),
+            ("url: https://a.b/c:d", false),
+            ("path: /usr/lib/x:y", false),
+            ("k: \u{e9}a.b/c:d", false),
+            ("k:\u{3000}a.b/c:d\u{3000}", true),
+            ("a/b/c/d/e", false),
+            ("", false),
+        ] {
+            assert_eq!(any_lookalike_text(text), want, "{text:?}");
+            assert_eq!(any_token_looks_like_an_image(text), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn relocation_keeps_name_tag_and_digest() {

@@ -137,10 +137,11 @@ fn plan_range(
             continue;
         }
         let relevant = may_need_edits(chunk_text, edits);
+        let lookalikes = edits.registry.is_some() && images::any_lookalike_text(chunk_text);
         // A document that no edit targets and no warning looks into is only
         // checked, on saphyr's event stream without building a tree; what
         // that check cannot vouch for takes the full path (which names the error).
-        if !relevant && !(edits.registry.is_some() && images::any_lookalike_text(chunk_text)) {
+        if !relevant && !lookalikes {
             if let Some(checked) = value::quick_check(chunk_text) {
                 if checked.label.is_some() {
                     plan.objects += 1;
@@ -208,7 +209,7 @@ fn plan_range(
                 ctx.object(&mut layer, top, Vec::new(), true, label.clone())?;
             }
         }
-        if edits.registry.is_some() && images::any_lookalike_text(chunk_text) {
+        if lookalikes {
             images::warn_lookalikes(&mut layer, root, &image_nodes);
         }
         let Layer {

@@ -275,7 +275,7 @@ pub fn quick_check(text: &str) -> Option<Checked> {
         Seq,
         Map {
             expect_key: bool,
-            keys: std::collections::HashSet<u64>,
+            keys: KeySet,
             /// Which key's value comes next (top mapping / metadata only).
             slot: Slot,
         },
@@ -288,12 +288,13 @@ pub fn quick_check(text: &str) -> Option<Checked> {
         Metadata,
         Name,
     }
+    // FNV-1a: keys are short, and SipHash's setup cost showed in profiles
     let hash = |tag: u8, s: &str| {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        tag.hash(&mut h);
-        s.hash(&mut h);
-        h.finish()
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(tag);
+        for b in s.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h
     };
     let mut parser = saphyr_parser::Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -403,7 +404,7 @@ pub fn quick_check(text: &str) -> Option<Checked> {
                 stack.push(if collection && is_map {
                     Frame::Map {
                         expect_key: true,
-                        keys: std::collections::HashSet::new(),
+                        keys: KeySet::default(),
                         slot: Slot::Other,
                     }
                 } else {
@@ -417,6 +418,31 @@ pub fn quick_check(text: &str) -> Option<Checked> {
         _ => None,
     };
     Some(Checked { label })
+}
+
+/// The key hashes of one mapping in [`quick_check`]: a short list searched
+/// in order (most mappings have a few keys), a hash set once it grows.
+#[derive(Default)]
+struct KeySet {
+    few: Vec<u64>,
+    many: Option<std::collections::HashSet<u64>>,
+}
+
+impl KeySet {
+    /// Add a hash; false when it was there already.
+    fn insert(&mut self, h: u64) -> bool {
+        if let Some(many) = &mut self.many {
+            return many.insert(h);
+        }
+        if self.few.contains(&h) {
+            return false;
+        }
+        self.few.push(h);
+        if self.few.len() > 32 {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
+    }
 }
 
 /// YAML 1.2 allows a byte order mark at the start of every document (a
