@@ -1,12 +1,4 @@
 //! `kubectl-tingyun`: a thin entry point; everything lives in the library.
-
-/// mimalloc instead of the system allocator: the patch engine allocates
-/// many small strings on two threads at once (saphyr's tokens, parsed
-/// values); with glibc's allocator a run on 1,000 documents took 17% more
-/// wall time (`scripts/bench.sh`).
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let code = kubectl_tingyun::cli::main();
     if code == kubectl_tingyun::exit::BROKEN_PIPE {
