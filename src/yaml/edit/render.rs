@@ -121,16 +121,41 @@ pub(crate) fn value_lines(value: &New, key_col: usize, doc: &Doc) -> Vec<String>
     let style = doc.style;
     match value {
         New::Map(entries) => entry_lines(entries, key_col + style.step, doc),
-        New::Seq(items) => items
-            .iter()
-            .flat_map(|i| item_lines(i, key_col + style.dash_offset, style.dash_spaces, doc))
-            .collect(),
+        New::Seq(items) => {
+            // an indentless sequence just above a key that starts with `-`
+            // (`-x: 1`) at the same column is valid YAML that tree-sitter
+            // misreads, so a later run could not edit the file: indent it
+            let offset = if style.dash_offset == 0 && dash_key_at(doc.src, key_col) {
+                style.step.max(1)
+            } else {
+                style.dash_offset
+            };
+            items
+                .iter()
+                .flat_map(|i| item_lines(i, key_col + offset, style.dash_spaces, doc))
+                .collect()
+        }
         New::Str(_) => vec![format!(
             "{}{}",
             indent(key_col + style.step),
             flow(value, doc.json)
         )],
     }
+}
+
+/// Does a line of `src` hold, at column `col`, a plain scalar that starts
+/// with `-` (`-x: 1`, not an item `- x` nor a `---` marker)?
+fn dash_key_at(src: &str, col: usize) -> bool {
+    src.lines().any(|line| {
+        let b = line.as_bytes();
+        b.len() > col + 1
+            && b[..col].iter().all(|&c| c == b' ')
+            && b[col] == b'-'
+            && !matches!(b[col + 1], b' ' | b'\r' | b'\t')
+            && !(col == 0
+                && line.starts_with("---")
+                && matches!(b.get(3), None | Some(b' ' | b'\r' | b'\t')))
+    })
 }
 
 /// Block lines of one sequence item: `-` at column `dash_col`, `spaces`

@@ -153,6 +153,17 @@ fn fill_value_replaces_an_empty_value() {
         fill("l: # x\r\n", &["l"], &list),
         "l: # x\r\n  - name: s\r\n"
     );
+    // an indentless list just above a key `-x` at its column would be
+    // misread by tree-sitter on the next run (found by the fuzzer): indented
+    let src = "x:\n- a\nl:\n-)k: no\n";
+    assert_eq!(
+        fill(src, &["l"], &list),
+        "x:\n- a\nl:\n  - name: s\n-)k: no\n"
+    );
+    assert_eq!(
+        fill("x:\n- a\nl:\nm: 1\n---\n", &["l"], &list),
+        "x:\n- a\nl:\n- name: s\nm: 1\n---\n"
+    );
 }
 
 #[test]
