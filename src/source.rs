@@ -239,12 +239,18 @@ pub fn eol_near(text: &str, pos: usize) -> &'static str {
 
 /// Byte offset of the start of the line containing `pos`.
 pub fn line_start(text: &str, pos: usize) -> usize {
-    text[..pos].rfind('\n').map_or(0, |i| i + 1)
+    let bytes = text.as_bytes();
+    bytes[..pos.min(bytes.len())]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1)
 }
 
 /// Byte offset of the end of the line containing `pos`, before `\r\n`/`\n`.
 pub fn line_end(text: &str, pos: usize) -> usize {
-    let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
+    // bytes, not `str` slicing: `pos` may be inside a character (the last
+    // byte of a node that ends with one)
+    let end = memchr_newline(text, pos).unwrap_or(text.len());
     if end > pos && text.as_bytes()[end - 1] == b'\r' {
         end - 1
     } else {
@@ -255,7 +261,17 @@ pub fn line_end(text: &str, pos: usize) -> usize {
 /// Offset just after the line containing `pos` (after its line ending), or
 /// the text length for the last line.
 pub fn next_line_start(text: &str, pos: usize) -> usize {
-    text[pos..].find('\n').map_or(text.len(), |i| pos + i + 1)
+    memchr_newline(text, pos).map_or(text.len(), |i| i + 1)
+}
+
+/// The offset of the first `\n` at or after byte `pos` (any byte offset).
+fn memchr_newline(text: &str, pos: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    bytes
+        .get(pos..)?
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| pos + i)
 }
 
 #[cfg(test)]
@@ -298,5 +314,12 @@ mod tests {
         let idx = LineIndex::new(t);
         assert_eq!((idx.line(0), idx.line(4), idx.line(9)), (1, 2, 3));
         assert_eq!(idx.line_col(t, 8), line_col(t, 8));
+        // any byte offset, also one inside a character (fuzz finding)
+        let u = "a: \u{10c}\n# c\r\nb";
+        assert_eq!(next_line_start(u, 4), 6);
+        assert_eq!(line_end(u, 4), 5);
+        assert_eq!(line_start(u, 4), 0);
+        assert_eq!(line_end(u, 7), 9);
+        assert_eq!(next_line_start(u, 99), u.len());
     }
 }
