@@ -250,7 +250,7 @@ pub fn line_start(text: &str, pos: usize) -> usize {
 pub fn line_end(text: &str, pos: usize) -> usize {
     // bytes, not `str` slicing: `pos` may be inside a character (the last
     // byte of a node that ends with one)
-    let end = memchr_newline(text, pos).unwrap_or(text.len());
+    let end = newline_from(text, pos).unwrap_or(text.len());
     if end > pos && text.as_bytes()[end - 1] == b'\r' {
         end - 1
     } else {
@@ -261,11 +261,11 @@ pub fn line_end(text: &str, pos: usize) -> usize {
 /// Offset just after the line containing `pos` (after its line ending), or
 /// the text length for the last line.
 pub fn next_line_start(text: &str, pos: usize) -> usize {
-    memchr_newline(text, pos).map_or(text.len(), |i| i + 1)
+    newline_from(text, pos).map_or(text.len(), |i| i + 1)
 }
 
 /// The offset of the first `\n` at or after byte `pos` (any byte offset).
-fn memchr_newline(text: &str, pos: usize) -> Option<usize> {
+fn newline_from(text: &str, pos: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     bytes
         .get(pos..)?
