@@ -4,6 +4,7 @@
 //! read ([`crate::source`]) -> parse + plan ([`plan`]) -> [`splice`] ->
 //! [`verify`] -> [`crate::diff`] / [`crate::write`] -> optional cluster apply.
 mod annotations;
+mod digest;
 mod images;
 pub mod inventory;
 mod layer;

@@ -423,14 +423,14 @@ pub fn quick_check(text: &str) -> Option<Checked> {
 /// The key hashes of one mapping in [`quick_check`]: a short list searched
 /// in order (most mappings have a few keys), a hash set once it grows.
 #[derive(Default)]
-struct KeySet {
+pub(crate) struct KeySet {
     few: Vec<u64>,
     many: Option<std::collections::HashSet<u64>>,
 }
 
 impl KeySet {
     /// Add a hash; false when it was there already.
-    fn insert(&mut self, h: u64) -> bool {
+    pub(crate) fn insert(&mut self, h: u64) -> bool {
         if let Some(many) = &mut self.many {
             return many.insert(h);
         }
@@ -671,7 +671,7 @@ fn to_json(y: &MarkedYaml) -> Result<Value, ParseError> {
 }
 
 /// A plain scalar as kubectl reads it.
-fn resolve(raw: &str) -> Value {
+pub(crate) fn resolve(raw: &str) -> Value {
     match scalar::kubectl(raw) {
         Plain::Str | Plain::Timestamp | Plain::Merge => Value::String(raw.to_string()),
         Plain::Null => Value::Null,
@@ -696,7 +696,7 @@ fn key_string(k: &MarkedYaml) -> Result<String, ParseError> {
 
 /// The JSON object key kubectl makes of a scalar key's value (`null`,
 /// `true`, `1`); `None` for a collection.
-fn json_key(v: Value) -> Option<String> {
+pub(crate) fn json_key(v: Value) -> Option<String> {
     Some(match v {
         Value::String(s) => s,
         Value::Null => "null".to_string(),
