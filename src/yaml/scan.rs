@@ -111,7 +111,7 @@ impl<'a> Scan<'a> {
     fn new(s: &'a [u8], line_starts: Vec<usize>) -> Self {
         Scan {
             s,
-            b: Builder::with_capacity(s.len() / 4),
+            b: Builder::for_text(s.len()),
             pending: Vec::new(),
             line_starts,
             pos: 0,

@@ -174,10 +174,21 @@ fn offset(at: usize) -> u32 {
 }
 
 impl Builder {
-    pub fn with_capacity(nodes: usize) -> Self {
+    /// A builder for the tree of a text of `len` bytes. Room for one node
+    /// per byte is reserved (texts have fewer; dense flow collections come
+    /// closest): growing the vector would copy it, and for a moment hold
+    /// both copies, which was the peak memory of a huge document. Room not
+    /// used is address space, not memory (pages are touched as nodes are
+    /// added); where the system refuses that much address space, a quarter
+    /// of it, and the vector grows as needed.
+    pub fn for_text(len: usize) -> Self {
+        let mut nodes = Vec::new();
+        if nodes.try_reserve_exact(len.saturating_add(16)).is_err() {
+            nodes.reserve(len / 4);
+        }
         Builder {
             tree: Tree {
-                nodes: Vec::with_capacity(nodes),
+                nodes,
                 lines: Vec::new(),
             },
             open: Vec::new(),
@@ -491,7 +502,7 @@ fn tree_sitter_ids() -> &'static TreeSitterIds {
 /// anchors and tags.
 pub fn from_tree_sitter(tree: &tree_sitter::Tree, text: &str) -> Tree {
     let TreeSitterIds { map, key, value } = tree_sitter_ids();
-    let mut b = Builder::with_capacity(text.len() / 4);
+    let mut b = Builder::for_text(text.len());
     let mut cursor = tree.walk();
     loop {
         let n = cursor.node();

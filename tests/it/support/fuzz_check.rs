@@ -6,8 +6,9 @@
 //! file. Property: the engine never panics or aborts; a refusal produces no
 //! output (so nothing can be written); a success parses as the input did
 //! (same number of documents), "nothing changed" means byte-identical
-//! output, and patching the output again changes nothing. (The self-check
-//! inside the engine compares each changed document's meaning.)
+//! output, patching the output again changes nothing, and the engine's
+//! self-check agrees with its exact form (values built and compared, no
+//! digest fast path) on each changed document's meaning.
 #![allow(dead_code)]
 
 use kubectl_tingyun::patch::{EditSet, patch_source};
@@ -53,6 +54,15 @@ pub fn check(data: &[u8]) {
     let Ok(outcome) = patch_source(&source, &edits) else {
         return; // refused: nothing is produced, so nothing can be written
     };
+    // the self-check's digest fast path accepted only what comparing the
+    // built values accepts
+    let plan = kubectl_tingyun::patch::plan::plan(&source, &edits).expect("planned once already");
+    if let Err(e) = kubectl_tingyun::patch::verify::check_exact(&source, &outcome.output, &plan) {
+        panic!(
+            "the self-check passed, comparing values fails: {e:?}\n--- output:\n{}",
+            outcome.output
+        );
+    }
     if !outcome.changed() {
         assert_eq!(
             outcome.output, source.text,
