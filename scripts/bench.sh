@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh [--sizes "100 1000 10000"] [--kustomize-max N]
 #                    [--runs N] [--out FILE] [--no-install]
+#                    [--profile dist|release]
 #
 #   --sizes          document counts to generate (scripts/gen-manifests.py)
 #   --kustomize-max  skip kustomize for sizes above N (default: no limit;
@@ -12,6 +13,9 @@
 #                    once above 1,000 documents)
 #   --out            where to write the report (default BENCHMARKS.md)
 #   --no-install     do not apt-get install hyperfine / time when missing
+#   --profile        cargo profile of the binary measured (default dist: what
+#                    scripts/package-release.sh ships and krew installs, fat
+#                    LTO, ~5 minutes to build here; release builds faster)
 #   --shape-keys     key counts for the single-document shapes (one huge
 #                    block mapping, one flow mapping on one line, the same
 #                    inside a pod template; default "32768 327680")
@@ -32,6 +36,7 @@ runs=10
 out=""
 install=1
 shape_keys="32768 327680"
+profile=dist
 registry="harbor.example.com:5000/apm"
 
 while [ $# -gt 0 ]; do
@@ -42,7 +47,8 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --no-install) install=0; shift ;;
     --shape-keys) shape_keys=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --profile) profile=$2; shift 2 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -66,9 +72,9 @@ command -v hyperfine >/dev/null 2>&1 && have_hyperfine=1
 have_kubectl=0
 command -v kubectl >/dev/null 2>&1 && kubectl kustomize --help >/dev/null 2>&1 && have_kubectl=1
 
-echo "bench: building release binary" >&2
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-$root/target}/release/kubectl-tingyun"
+echo "bench: building the $profile binary" >&2
+cargo build --profile "$profile" --quiet
+bin="${CARGO_TARGET_DIR:-$root/target}/$profile/kubectl-tingyun"
 [ -x "$bin" ] || { echo "bench: $bin was not built" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tingyun-bench.XXXXXX")
@@ -104,6 +110,11 @@ peak_kb() {
   done
   printf '%s\n' "${v[@]}" | sort -n | sed -n 2p
 }
+
+# the process's own peak memory (binary, libraries, allocator, threads):
+# patch on a file of one small object
+printf 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n' >"$work/one.yaml"
+base_rss=$(peak_kb "$bin" patch "$work/one.yaml" --registry "$registry" --pull-secret -o "$work/one-out.yaml")
 
 load_before=$(uptime | sed 's/.*load average: *//')
 rows=()
@@ -177,10 +188,11 @@ load_after=$(uptime | sed 's/.*load average: *//')
 
 if [ "$have_hyperfine" = 1 ]; then timer="hyperfine $(hyperfine --version | awk '{print $2}') (-N, 1 warm-up, $runs runs; kustomize a single run above 1,000 documents)"; else timer="a date +%s%N loop (1 warm-up, $runs runs)"; fi
 kver=$( [ "$have_kubectl" = 1 ] && kubectl version --client 2>/dev/null | tr '\n' ' ' || echo "kubectl not installed")
-python3 - "$out" "$registry" "$timer" "$kver" "$load_before" "$load_after" "${#rows[@]}" "${rows[@]}" "${shape_rows[@]}" <<'PY'
+python3 - "$out" "$registry" "$timer" "$kver" "$load_before" "$load_after" "$profile" "$base_rss" "${#rows[@]}" "${rows[@]}" "${shape_rows[@]}" <<'PY'
 import os, platform, subprocess, sys, datetime
 
-out, registry, timer, kver, load_before, load_after, nrows, *rest = sys.argv[1:]
+out, registry, timer, kver, load_before, load_after, profile, base_rss, nrows, *rest = sys.argv[1:]
+base_rss = int(base_rss)
 rows, shape_rows = rest[:int(nrows)], [r.split() for r in rest[int(nrows):]]
 kept = ""
 if os.path.exists(out):
@@ -226,7 +238,7 @@ w("  1 Secret, 1 plain ConfigMap; quoted images, trailing comments, ports, diges
 w("  and a `kustomization.yaml` with `resources: [manifest.yaml]` and one `images:`")
 w("  entry (`name` -> `newName`) per distinct image name.")
 w(f"- Ours (registry): `kubectl-tingyun patch manifest.yaml --registry {registry} -o out.yaml`")
-w("  (release build). It also rewrites the image inside each `mutate.yaml` block,")
+w(f"  (`cargo build --profile {profile}`{': the build krew installs' if profile == 'dist' else ''}). It also rewrites the image inside each `mutate.yaml` block,")
 w("  which kustomize cannot see (it is a string), checks the result by re-parsing it,")
 w("  and writes atomically.")
 w(f"- Ours (all edits): the same plus `--pull-secret --inject-pull-secret`.")
@@ -234,6 +246,11 @@ w("- kustomize: `kubectl kustomize DIR` (output to stdout, discarded while timed
 w("  parses and re-serialises every object, dropping comments and formatting).")
 w(f"- Timing: {timer}. Peak RSS: GNU time's maximum resident set size, median of 3 runs")
 w("  (kustomize above 1,000 documents: the one timed run).")
+w(f"- The process's own peak RSS (binary, libraries, allocator, threads): {base_rss/1024:.1f} MiB,")
+w("  `patch` on a file of one ServiceAccount. \"Above own\" is the peak RSS minus that:")
+w("  the memory the input costs.")
+w("- The speed target compares kustomize with ours, all edits (registry and both")
+w("  pull-secret edits).")
 w("- \"Images\" counts lines of the output that carry the new registry: ours includes")
 w("  the one image per `mutate.yaml` block, so ours = kustomize + N/10.")
 w("")
@@ -246,14 +263,14 @@ w(f"- Load average (1, 5, 15 min) before the run: {load_before}; after: {load_af
 w("")
 w("## Results")
 w("")
-w("| documents | file size | ours, registry (mean / min) | ours, all edits | kustomize | kustomize / ours | ours peak RSS | RSS / file size | kustomize peak RSS | images ours / kustomize |")
-w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+w("| documents | file size | ours, registry (mean / min) | ours, all edits | kustomize | kustomize / ours (all edits) | ours peak RSS | RSS / file size | above own / file size | kustomize peak RSS | images ours / kustomize |")
+w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for n, b, om, omin, am, orss, oimg, km, krss, kimg in rows:
-    b = int(b); om = float(om); orss = int(orss)
-    ratio = f"{num(km)/om:.0f}x" if num(km) else "-"
+    b = int(b); om = float(om); am = float(am); orss = int(orss)
+    ratio = f"{num(km)/am:.0f}x" if num(km) else "-"
     kt = f"{num(km):.1f} ms" if num(km) else "skipped"
     kr = f"{int(krss)/1024:.0f} MiB" if krss != "-" else "-"
-    w(f"| {int(n):,} | {b/1024:.0f} KiB | {om:.2f} / {float(omin):.2f} ms | {float(am):.2f} ms | {kt} | {ratio} | {orss/1024:.1f} MiB | {orss*1024/b:.1f}x | {kr} | {oimg} / {kimg} |")
+    w(f"| {int(n):,} | {b/1024:.0f} KiB | {om:.2f} / {float(omin):.2f} ms | {am:.2f} ms | {kt} | {ratio} | {orss/1024:.1f} MiB | {orss*1024/b:.1f}x | {(orss-base_rss)*1024/b:.1f}x | {kr} | {oimg} / {kimg} |")
 w("")
 w("## Growth")
 w("")
@@ -288,15 +305,15 @@ if shape_rows:
     w("a flow mapping of pod template annotations in a Deployment (edited: its")
     w("image). Mean of 3 runs; peak RSS as above.")
     w("")
-    w("| shape | keys | file size | time | time factor (x10 keys) | peak RSS | RSS / file size |")
-    w("|---|---:|---:|---:|---:|---:|---:|")
+    w("| shape | keys | file size | time | time factor (x10 keys) | peak RSS | RSS / file size | above own / file size |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
     prev = {}
     for shape, k, b, ms, rss in shape_rows:
         k, b, ms, rss = int(k), int(b), float(ms), int(rss)
         p = prev.get(shape)
         step = f"{ms/p[1]:.1f}x for {k/p[0]:.0f}x keys" if p else "-"
         prev[shape] = (k, ms)
-        w(f"| {shape} | {k:,} | {b/1024:.0f} KiB | {ms:.1f} ms | {step} | {rss/1024:.1f} MiB | {rss*1024/b:.1f}x |")
+        w(f"| {shape} | {k:,} | {b/1024:.0f} KiB | {ms:.1f} ms | {step} | {rss/1024:.1f} MiB | {rss*1024/b:.1f}x | {(rss-base_rss)*1024/b:.1f}x |")
     w("")
 text = "\n".join(lines)
 if kept:
