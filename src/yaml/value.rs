@@ -425,7 +425,49 @@ pub fn quick_check(text: &str) -> Option<Checked> {
 #[derive(Default)]
 pub(crate) struct KeySet {
     few: Vec<u64>,
-    many: Option<std::collections::HashSet<u64>>,
+    many: Option<std::collections::HashSet<u64, Mix>>,
+}
+
+/// The hash-set hasher of a [`KeySet`]: its keys are hashes already, so a
+/// finalizer over the key xor a secret drawn per set is enough (keys that
+/// differ only in some bits still spread over the table, and a text
+/// cannot aim at one bucket without the secret).
+#[derive(Clone)]
+struct Mix(u64);
+
+impl Mix {
+    fn new() -> Self {
+        use std::hash::BuildHasher;
+        Mix(std::collections::hash_map::RandomState::new().hash_one(0u64))
+    }
+}
+
+impl std::hash::BuildHasher for Mix {
+    type Hasher = Mixer;
+    fn build_hasher(&self) -> Mixer {
+        Mixer(self.0)
+    }
+}
+
+struct Mixer(u64);
+
+impl std::hash::Hasher for Mixer {
+    fn write(&mut self, bytes: &[u8]) {
+        // only u64s are hashed; anything else is folded in
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, h: u64) {
+        self.0 ^= h;
+    }
+    fn finish(&self) -> u64 {
+        // the splitmix64 finalizer
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
 }
 
 impl KeySet {
@@ -439,7 +481,9 @@ impl KeySet {
         }
         self.few.push(h);
         if self.few.len() > 32 {
-            self.many = Some(self.few.drain(..).collect());
+            let mut many = std::collections::HashSet::with_capacity_and_hasher(64, Mix::new());
+            many.extend(self.few.drain(..));
+            self.many = Some(many);
         }
         true
     }
