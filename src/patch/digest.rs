@@ -153,17 +153,24 @@ pub struct Trie<'a> {
     /// An intent needs this node to exist (a step of its object's path).
     lookup: bool,
     /// The intents whose paths pass through or end here, in order.
-    intents: Vec<usize>,
+    intents: Vec<&'a Intent>,
+    /// This node is a ConfigMap's `data["mutate.yaml"]`: its string is read
+    /// as YAML, with these intents applied to that document.
+    inner: Option<Box<Trie<'a>>>,
+    /// The intents of `inner`.
+    inner_intents: Vec<&'a Intent>,
+    /// A mutate.yaml node is at or below this one.
+    has_inner: bool,
 }
 
 /// The key a pull-secret intent changes in its object.
 const PULL_SECRETS: &str = "imagePullSecrets";
 
 impl<'a> Trie<'a> {
-    /// The trie of `intents` (all of one document, none inside mutate.yaml).
+    /// The trie of `intents` (of one document, none inside mutate.yaml).
     pub fn new(intents: &[&'a Intent]) -> Trie<'a> {
         let mut root = Trie::default();
-        for (n, intent) in intents.iter().enumerate() {
+        for &intent in intents {
             let op_path: &'a [Seg] = match &intent.op {
                 Op::Set(path, _) => path,
                 Op::PullSecret(_) => &[],
@@ -178,16 +185,41 @@ impl<'a> Trie<'a> {
                         .then_some((Step::Key(PULL_SECRETS), false)),
                 );
             let mut node = &mut root;
-            node.intents.push(n);
+            node.intents.push(intent);
             for (step, lookup) in steps {
                 let depth = node.depth + 1;
                 node = node.child(step, depth);
                 node.lookup |= lookup;
-                node.intents.push(n);
+                node.intents.push(intent);
             }
             node.ends = true;
         }
         root
+    }
+
+    /// Add the ConfigMap at `object`, whose `data["mutate.yaml"]` is read as
+    /// YAML, with `intents` (their paths relative to that document) applied
+    /// there; none for the output's side.
+    pub fn add_mutate_yaml(&mut self, object: &'a [Seg], intents: &[&'a Intent]) {
+        let steps = object
+            .iter()
+            .map(seg)
+            .chain([Step::Key("data"), Step::Key("mutate.yaml")]);
+        let mut node = self;
+        node.has_inner = true;
+        for step in steps {
+            let depth = node.depth + 1;
+            node = node.child(step, depth);
+            node.lookup = true;
+            node.has_inner = true;
+        }
+        node.inner_intents.extend_from_slice(intents);
+        node.inner = Some(Box::new(Trie::new(&node.inner_intents)));
+    }
+
+    /// Nothing to apply or read differently at or below this node.
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.index.is_empty() && !self.ends && self.inner.is_none()
     }
 
     fn child(&mut self, step: Step<'a>, depth: usize) -> &mut Trie<'a> {
@@ -222,9 +254,11 @@ impl<'a> Trie<'a> {
     /// Apply the intents that pass through this node to its value `v`, as
     /// `verify::apply` applies them to the whole document; `None` when an
     /// object an intent names is not there (the exact path reports it).
-    fn apply(&self, v: &mut Value, intents: &[&Intent]) -> Option<()> {
-        for &n in &self.intents {
-            let intent = intents[n];
+    fn apply(&self, v: &mut Value) -> Option<()> {
+        if self.has_inner {
+            return None; // the exact path reads mutate.yaml
+        }
+        for &intent in &self.intents {
             let object = &intent.object;
             if self.depth <= object.len() {
                 let target = super::verify::lookup(v, &object[self.depth..])?;
@@ -262,34 +296,26 @@ fn seg(s: &Seg) -> Step<'_> {
     }
 }
 
-/// The digest of one document's `text` with the intents of `trie` applied.
-pub fn expected(text: &str, keys: &Keys, trie: &Trie, intents: &[&Intent]) -> Option<Digest> {
+/// The digest of one document's `text` with the intents of `trie` applied
+/// and its mutate.yaml nodes read as YAML. (For the output: a trie of only
+/// its mutate.yaml nodes, or an empty one.)
+pub fn of(text: &str, keys: &Keys, trie: &Trie) -> Option<Digest> {
     if text.contains('\u{feff}') {
         return None;
     }
-    Walk::new(text, keys, intents).document(Some(trie))
+    Walk::new(text, keys).document(Some(trie).filter(|t| !t.is_empty()))
 }
 
-/// The digest of one document's `text` as it is.
-pub fn actual(text: &str, keys: &Keys) -> Option<Digest> {
-    if text.contains('\u{feff}') {
-        return None;
-    }
-    Walk::new(text, keys, &[]).document(None)
-}
-
-struct Walk<'t, 'k, 'i> {
+struct Walk<'t, 'k> {
     parser: Parser<'t, StrInput<'t>>,
     keys: &'k Keys,
-    intents: &'i [&'i Intent],
 }
 
-impl<'t, 'k, 'i> Walk<'t, 'k, 'i> {
-    fn new(text: &'t str, keys: &'k Keys, intents: &'i [&'i Intent]) -> Self {
+impl<'t, 'k> Walk<'t, 'k> {
+    fn new(text: &'t str, keys: &'k Keys) -> Self {
         Walk {
             parser: Parser::new_from_str(text),
             keys,
-            intents,
         }
     }
 
@@ -328,6 +354,21 @@ impl<'t, 'k, 'i> Walk<'t, 'k, 'i> {
         let Some(trie) = trie else {
             return self.untouched(event, depth);
         };
+        if let Some(inner) = &trie.inner {
+            // mutate.yaml: a string, read as the YAML document it holds
+            let Event::Scalar(raw, style, 0, None) = event else {
+                return None;
+            };
+            let string = style != ScalarStyle::Plain
+                || matches!(
+                    scalar::kubectl(&raw),
+                    Plain::Str | Plain::Timestamp | Plain::Merge
+                );
+            if !string || !(trie.keys.is_empty() && trie.index.is_empty() && !trie.ends) {
+                return None;
+            }
+            return of(&raw, self.keys, inner);
+        }
         let map = matches!(event, Event::MappingStart(0, None));
         let seq = matches!(event, Event::SequenceStart(0, None));
         let through_map = !trie.ends && trie.index.is_empty() && map;
@@ -335,7 +376,7 @@ impl<'t, 'k, 'i> Walk<'t, 'k, 'i> {
         if !(through_map || through_seq) {
             // the intents replace or create this node: build it
             let mut v = self.build(event, depth)?;
-            trie.apply(&mut v, self.intents)?;
+            trie.apply(&mut v)?;
             return Some(self.keys.value(&v));
         }
         if depth >= MAX_DEPTH {
@@ -388,7 +429,7 @@ impl<'t, 'k, 'i> Walk<'t, 'k, 'i> {
             }
             // created by the intents, from null
             let mut v = Value::Null;
-            child.apply(&mut v, self.intents)?;
+            child.apply(&mut v)?;
             let kd = self.keys.leaf(KEY, k.as_bytes());
             if !seen.insert(kd) {
                 return None;
@@ -593,7 +634,7 @@ mod tests {
             };
             for chunk in stream::split(&text) {
                 let doc = &text[chunk.start..chunk.end];
-                let Some(d) = actual(doc, &keys) else {
+                let Some(d) = of(doc, &keys, &Trie::default()) else {
                     continue;
                 };
                 let values = documents(doc).unwrap_or_else(|e| {
@@ -614,7 +655,7 @@ mod tests {
     #[test]
     fn digests_tell_meanings_apart() {
         let keys = Keys::default();
-        let d = |t: &str| actual(t, &keys).unwrap();
+        let d = |t: &str| of(t, &keys, &Trie::default()).unwrap();
         // the same meaning
         assert_eq!(d("a: 1\nb: [x, y]\n"), d("b:\n- x\n- y\na: 1\n"));
         assert_eq!(d("\"a\": '1'\n"), d("a: \"1\"\n"));
@@ -647,16 +688,16 @@ mod tests {
             "\u{feff}a: 1\n",
             "a: 1\n---\nb: 2\n",
         ] {
-            assert_eq!(actual(text, &keys), None, "{text:?}");
+            assert_eq!(of(text, &keys, &Trie::default()), None, "{text:?}");
         }
         let deep = format!(
             "{}x{}\n",
             "[".repeat(MAX_DEPTH + 1),
             "]".repeat(MAX_DEPTH + 1)
         );
-        assert_eq!(actual(&deep, &keys), None);
+        assert_eq!(of(&deep, &keys, &Trie::default()), None);
         let ok = format!("{}x{}\n", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        assert!(actual(&ok, &keys).is_some());
+        assert!(of(&ok, &keys, &Trie::default()).is_some());
     }
 
     /// The intents applied on the way give what applying them to the
@@ -704,7 +745,7 @@ mod tests {
             for intents in &sets {
                 let mine: Vec<&Intent> = intents.iter().collect();
                 let trie = Trie::new(&mine);
-                let fast = expected(text, &keys, &trie, &mine);
+                let fast = of(text, &keys, &trie);
                 let want = exact(text, &mine).map(|v| keys.value(&v));
                 if fast.is_some() || want.is_none() || intents.iter().all(|i| i.object.is_empty()) {
                     assert_eq!(fast, want, "{text:?} {intents:?}");
@@ -719,5 +760,64 @@ mod tests {
             undecided < texts.len() * sets.len() / 4,
             "{undecided} undecided"
         );
+    }
+
+    /// mutate.yaml is read as the YAML it holds, intents applied inside.
+    #[test]
+    fn mutate_yaml_is_compared_as_yaml() {
+        let keys = Keys::default();
+        let cm = |inner: &str| {
+            let block: String = inner.lines().map(|l| format!("    {l}\n")).collect();
+            format!("kind: ConfigMap\ndata:\n  other: x\n  mutate.yaml: |\n{block}")
+        };
+        let input = cm("initContainers:\n- name: a\n  image: x\n#imagePullSecrets:\n");
+        let inner_image = set(
+            vec![],
+            &[key("initContainers"), Seg::Index(0), key("image")],
+            "r/x",
+        );
+        let inner_pull = pull(vec![], "s");
+        let inner = [&inner_image, &inner_pull];
+        let mut trie = Trie::new(&[]);
+        trie.add_mutate_yaml(&[], &inner);
+        let mut shape = Trie::default();
+        shape.add_mutate_yaml(&[], &[]);
+        let want = of(&input, &keys, &trie).expect("decided");
+        // the edit as the engine writes it, and the same meaning written
+        // otherwise, match; a string that is not the edited YAML does not
+        for (output, same) in [
+            (
+                cm("initContainers:\n- name: a\n  image: r/x\nimagePullSecrets:\n- name: s\n"),
+                true,
+            ),
+            (
+                cm("imagePullSecrets: [{name: s}]\ninitContainers: [{image: r/x, name: a}]\n"),
+                true,
+            ),
+            (
+                cm("initContainers:\n- name: a\n  image: x\n#imagePullSecrets:\n"),
+                false,
+            ),
+            (cm("initContainers:\n- name: a\n  image: r/x\n"), false),
+        ] {
+            assert_eq!(of(&output, &keys, &shape) == Some(want), same, "{output}");
+        }
+        // without reading it as YAML the string differs
+        assert_ne!(
+            of(
+                &cm("imagePullSecrets: [{name: s}]\ninitContainers: [{image: r/x, name: a}]\n"),
+                &keys,
+                &Trie::default()
+            ),
+            Some(want)
+        );
+        // not a string there, or no mutate.yaml: the exact path decides
+        for text in [
+            "kind: ConfigMap\ndata:\n  mutate.yaml: {a: b}\n",
+            "kind: ConfigMap\ndata: {}\n",
+            "kind: ConfigMap\ndata:\n  mutate.yaml: 12\n",
+        ] {
+            assert_eq!(of(text, &keys, &trie), None, "{text}");
+        }
     }
 }
