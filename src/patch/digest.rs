@@ -364,7 +364,8 @@ impl<'t, 'k> Walk<'t, 'k> {
                     scalar::kubectl(&raw),
                     Plain::Str | Plain::Timestamp | Plain::Merge
                 );
-            if !string || !(trie.keys.is_empty() && trie.index.is_empty() && !trie.ends) {
+            let only_read = trie.keys.is_empty() && trie.index.is_empty() && !trie.ends;
+            if !(string && only_read) {
                 return None;
             }
             return of(&raw, self.keys, inner);
