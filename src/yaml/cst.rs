@@ -622,7 +622,7 @@ pub fn duplicate_key(node: Node, src: &str) -> Option<Duplicate> {
         } else if is_pair(n) {
             if let (Some(k), Some((_, seen))) = (pair_key(n), open.last_mut()) {
                 if let Some(key) = key_cow(k, src) {
-                    if let Some(first) = seen.insert(key.clone(), k) {
+                    if let Some(first) = seen.insert(key.clone(), k, src) {
                         return Some(Duplicate {
                             key: key.to_string(),
                             offset: k.start_byte(),
@@ -652,21 +652,46 @@ pub fn duplicate_key(node: Node, src: &str) -> Option<Duplicate> {
 }
 
 /// The keys of one mapping: a short list searched in order, indexed by a
-/// hash map once it grows (a mapping of 100,000 keys stays linear).
+/// hash map once it grows (a mapping of 100,000 keys stays linear). The
+/// index holds a hash of each key and its node, not the key's text (a
+/// third of the memory of a huge mapping): a key whose hash is there is
+/// compared with the text of that node's key.
 #[derive(Default)]
 struct Keys<'s, 't> {
     list: Vec<(std::borrow::Cow<'s, str>, Node<'t>)>,
-    index: Option<std::collections::HashMap<std::borrow::Cow<'s, str>, Node<'t>>>,
+    index: Option<(
+        std::collections::hash_map::RandomState,
+        std::collections::HashMap<u64, Node<'t>>,
+    )>,
+    /// Keys whose hash another key had (in practice never).
+    collided: Vec<(std::borrow::Cow<'s, str>, Node<'t>)>,
 }
 
 impl<'s, 't> Keys<'s, 't> {
-    /// Add a key; the node of its first occurrence when it was there already.
-    fn insert(&mut self, key: std::borrow::Cow<'s, str>, node: Node<'t>) -> Option<Node<'t>> {
-        if let Some(index) = &mut self.index {
-            return match index.entry(key) {
-                std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+    /// Add a key (the text of the key node `node` of `src`); the node of its
+    /// first occurrence when it was there already.
+    fn insert(
+        &mut self,
+        key: std::borrow::Cow<'s, str>,
+        node: Node<'t>,
+        src: &'s str,
+    ) -> Option<Node<'t>> {
+        use std::hash::BuildHasher;
+        if let Some((hasher, index)) = &mut self.index {
+            return match index.entry(hasher.hash_one(&key)) {
                 std::collections::hash_map::Entry::Vacant(e) => {
                     e.insert(node);
+                    None
+                }
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    let first = *e.get();
+                    if key_cow(first, src).is_some_and(|k| k == key) {
+                        return Some(first);
+                    }
+                    if let Some((_, first)) = self.collided.iter().find(|(s, _)| *s == key) {
+                        return Some(*first);
+                    }
+                    self.collided.push((key, node));
                     None
                 }
             };
@@ -676,7 +701,11 @@ impl<'s, 't> Keys<'s, 't> {
         }
         self.list.push((key, node));
         if self.list.len() > 16 {
-            self.index = Some(std::mem::take(&mut self.list).into_iter().collect());
+            let list = std::mem::take(&mut self.list);
+            self.index = Some(Default::default());
+            for (k, n) in list {
+                self.insert(k, n, src);
+            }
         }
         None
     }
@@ -789,6 +818,57 @@ mod tests {
         let err = find_duplicate_key(tree.root_node(), src).unwrap();
         assert_eq!(err.offset, src.rfind("x:").unwrap());
         assert!(err.msg.contains("line 3"), "{}", err.msg);
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_big_mappings() {
+        // past the short list (hashed keys), block and flow, a key written
+        // two ways; and no false duplicate among many keys
+        let keys: Vec<String> = (0..2000).map(|i| format!("k{i}")).collect();
+        for (text, dup) in [
+            (
+                format!(
+                    "{}\n'k57': x\n",
+                    keys.iter()
+                        .map(|k| format!("{k}: 1"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+                Some("'k57'"),
+            ),
+            (
+                format!(
+                    "{{{}, \"k1999\": 2}}\n",
+                    keys.iter()
+                        .map(|k| format!("{k}: 1"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Some("\"k1999\""),
+            ),
+            (
+                format!(
+                    "{}\n",
+                    keys.iter()
+                        .map(|k| format!("{k}: 1"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+                None,
+            ),
+        ] {
+            let tree = parse(&text).unwrap();
+            let found = duplicate_key(tree.root_node(), &text);
+            match dup {
+                Some(second) => {
+                    let d = found.expect("a duplicate");
+                    assert_eq!(d.offset, text.rfind(second).unwrap());
+                    let name = &second[1..second.len() - 1];
+                    assert_eq!(d.first, text.find(&format!("{name}: 1")).unwrap());
+                }
+                None => assert!(found.is_none(), "{found:?}"),
+            }
+        }
     }
 
     #[test]
