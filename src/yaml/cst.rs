@@ -653,15 +653,15 @@ pub fn duplicate_key(node: Node, src: &str) -> Option<Duplicate> {
 
 /// The keys of one mapping: a short list searched in order, indexed by a
 /// hash map once it grows (a mapping of 100,000 keys stays linear). The
-/// index holds a hash of each key and its node, not the key's text (a
-/// third of the memory of a huge mapping): a key whose hash is there is
-/// compared with the text of that node's key.
+/// index holds a hash of each key and its node's number, not the key's
+/// text and node (a quarter of the memory of a huge mapping): a key whose
+/// hash is there is compared with the text of that node's key.
 #[derive(Default)]
 struct Keys<'s, 't> {
     list: Vec<(std::borrow::Cow<'s, str>, Node<'t>)>,
     index: Option<(
         std::collections::hash_map::RandomState,
-        std::collections::HashMap<u64, Node<'t>>,
+        std::collections::HashMap<u64, u32>,
     )>,
     /// Keys whose hash another key had (in practice never).
     collided: Vec<(std::borrow::Cow<'s, str>, Node<'t>)>,
@@ -680,11 +680,11 @@ impl<'s, 't> Keys<'s, 't> {
         if let Some((hasher, index)) = &mut self.index {
             return match index.entry(hasher.hash_one(&key)) {
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(node);
+                    e.insert(node.number());
                     None
                 }
                 std::collections::hash_map::Entry::Occupied(e) => {
-                    let first = *e.get();
+                    let first = node.numbered(*e.get())?;
                     if key_cow(first, src).is_some_and(|k| k == key) {
                         return Some(first);
                     }

@@ -112,7 +112,10 @@ pub fn kind_id_for(name: &str, named: bool) -> Option<u16> {
 
 const NIL: u32 = u32::MAX;
 
-/// One node: 24 bytes (a tree is several times the size of its text, so
+// what the memory figures in BENCHMARKS.md rest on
+const _: () = assert!(std::mem::size_of::<Data>() == 20);
+
+/// One node: 20 bytes (a tree is several times the size of its text, so
 /// every byte here counts). Byte offsets are 32-bit, as tree-sitter's are.
 #[derive(Debug, Clone, Copy)]
 struct Data {
@@ -121,7 +124,8 @@ struct Data {
     start: u32,
     end: u32,
     parent: u32,
-    first: u32,
+    /// (The first child, if any, is the next node: nodes are added in
+    /// document order, a parent before its children.)
     next: u32,
 }
 
@@ -141,6 +145,15 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// The first child of node `id`, or [`NIL`]: the node after it, when
+    /// that node is its child.
+    fn first_child(&self, id: u32) -> u32 {
+        match self.nodes.get(id as usize + 1) {
+            Some(next) if next.parent == id => id + 1,
+            _ => NIL,
+        }
+    }
+
     /// The `stream` node (the first node added).
     pub fn root_node(&self) -> Node<'_> {
         Node { tree: self, id: 0 }
@@ -200,9 +213,7 @@ impl Builder {
         let id = u32::try_from(self.tree.nodes.len()).expect("fewer than 2^32 nodes");
         let parent = match self.open.last_mut() {
             Some((parent, last)) => {
-                if *last == NIL {
-                    self.tree.nodes[*parent as usize].first = id;
-                } else {
+                if *last != NIL {
                     self.tree.nodes[*last as usize].next = id;
                 }
                 *last = id;
@@ -216,7 +227,6 @@ impl Builder {
             start: offset(start),
             end: offset(start),
             parent,
-            first: NIL,
             next: NIL,
         });
         self.open.push((id, NIL));
@@ -305,6 +315,20 @@ impl<'t> Node<'t> {
         })
     }
 
+    /// The node's number in its tree (see [`Node::numbered`]): 4 bytes to
+    /// keep instead of a node.
+    pub fn number(&self) -> u32 {
+        self.id
+    }
+
+    /// The node numbered `n` (by [`Node::number`]) in this node's tree.
+    pub fn numbered(&self, n: u32) -> Option<Node<'t>> {
+        ((n as usize) < self.tree.nodes.len()).then_some(Node {
+            tree: self.tree,
+            id: n,
+        })
+    }
+
     pub fn kind_id(&self) -> u16 {
         u16::from(self.data().kind)
     }
@@ -356,7 +380,7 @@ impl<'t> Node<'t> {
     pub fn all_children(&self) -> Children<'t> {
         Children {
             tree: self.tree,
-            next: self.data().first,
+            next: self.tree.first_child(self.id),
         }
     }
 
@@ -453,7 +477,7 @@ impl<'t> TreeCursor<'t> {
     }
 
     pub fn goto_first_child(&mut self) -> bool {
-        self.go(self.tree.nodes[self.at as usize].first)
+        self.go(self.tree.first_child(self.at))
     }
 
     pub fn goto_next_sibling(&mut self) -> bool {
