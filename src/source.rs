@@ -180,6 +180,39 @@ pub struct LineIndex {
     starts: Vec<usize>,
 }
 
+/// 1-based line numbers of offsets asked in increasing order, counting
+/// the newlines in between: one pass over the text, nothing stored.
+pub struct LineCounter<'t> {
+    text: &'t [u8],
+    at: usize,
+    line: usize,
+}
+
+impl<'t> LineCounter<'t> {
+    pub fn new(text: &'t str) -> Self {
+        LineCounter {
+            text: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of byte `offset`; offsets must not decrease from one call
+    /// to the next (an earlier one restarts the count from the start).
+    pub fn line(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        if offset < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        self.line += self.text[self.at..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.at = offset;
+        self.line
+    }
+}
+
 impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut starts = vec![0];
@@ -276,6 +309,19 @@ fn newline_from(text: &str, pos: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn line_counter_agrees_with_counting_from_the_start() {
+        let text = "a\n\nbc\r\nd\ne\n\n";
+        let from_start = |o: usize| text[..o].matches('\n').count() + 1;
+        let mut counter = LineCounter::new(text);
+        for o in 0..=text.len() {
+            assert_eq!(counter.line(o), from_start(o), "offset {o}");
+        }
+        // past the end, and going back
+        assert_eq!(counter.line(100), 7);
+        assert_eq!(counter.line(3), 3);
+    }
+
     use super::*;
 
     #[test]

@@ -97,25 +97,12 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
         )
         .into());
     }
-    let input_lines = LineIndex::new(&source.text);
-    // a warning about a Secret's data/stringData value hides it, as diffs do
-    let offsets: Vec<usize> = plan.warnings.iter().map(|w| w.offset).collect();
-    let secrets = crate::diff::secret_value_spans_around(&source.text, &offsets);
-    let mut warnings: Vec<String> = plan
-        .warnings
-        .iter()
-        .map(|w| {
-            let (line, col) = input_lines.line_col(&source.text, w.offset);
-            let msg = match secrets
-                .iter()
-                .find(|(s, e)| *s <= w.offset && w.offset < *e)
-            {
-                Some(&(s, e)) => crate::diff::mask_message(&w.msg, &source.text[s..e]),
-                None => w.msg.clone(),
-            };
-            format!("{line}:{col}: warning: {msg}")
-        })
-        .collect();
+    // (most runs have none: then no line index and no Secret search)
+    let mut warnings = if plan.warnings.is_empty() {
+        Vec::new()
+    } else {
+        warning_lines(source, &plan.warnings)
+    };
     let seen = plan.seen;
     for (asked, found, msg) in [
         (
@@ -174,14 +161,16 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
             )
         }
     }
-    let index = LineIndex::new(&output);
+    // line numbers: newlines counted from one change to the next (the
+    // changes are in order; no index of the whole output is needed)
+    let mut lines = crate::source::LineCounter::new(&output);
     let reported = changes
         .iter()
         .zip(offsets)
         .map(|(c, off)| {
             let lead = c.splice.text.len() - c.splice.text.trim_start_matches(['\r', '\n']).len();
             Reported {
-                line: index.line(off + lead),
+                line: lines.line(off + lead),
                 object: c.object.clone(),
                 namespace: c.namespace.clone(),
                 what: c.what.clone(),
@@ -194,6 +183,28 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
         warnings,
         objects: plan.objects,
     })
+}
+
+/// The `LINE:COL: warning: ...` lines of `found`; a warning about a
+/// Secret's data/stringData value hides it, as diffs do.
+fn warning_lines(source: &Source, found: &[plan::Warning]) -> Vec<String> {
+    let input_lines = LineIndex::new(&source.text);
+    let offsets: Vec<usize> = found.iter().map(|w| w.offset).collect();
+    let secrets = crate::diff::secret_value_spans_around(&source.text, &offsets);
+    found
+        .iter()
+        .map(|w| {
+            let (line, col) = input_lines.line_col(&source.text, w.offset);
+            let msg = match secrets
+                .iter()
+                .find(|(s, e)| *s <= w.offset && w.offset < *e)
+            {
+                Some(&(s, e)) => crate::diff::mask_message(&w.msg, &source.text[s..e]),
+                None => w.msg.clone(),
+            };
+            format!("{line}:{col}: warning: {msg}")
+        })
+        .collect()
 }
 
 /// The `patch` command: changes and warnings to `output.err`, a diff or
