@@ -28,17 +28,19 @@ pub fn split(text: &str) -> Vec<Chunk> {
     while pos < text.len() {
         let next = text[pos..].find('\n').map_or(text.len(), |i| pos + i + 1);
         let line = &text[pos..next];
-        if is_marker(line, "---") {
+        let first = text.as_bytes()[pos];
+        if first == b'-' && is_marker(line, "---") {
             if has_content {
                 chunks.push(Chunk { start, end: pos });
                 start = pos;
             }
             has_content = true;
-        } else if is_marker(line, "...") {
+        } else if first == b'.' && is_marker(line, "...") {
             chunks.push(Chunk { start, end: next });
             start = next;
             has_content = false;
-        } else {
+        } else if !has_content {
+            // (once a document has content, its other lines need no look)
             let t = line.trim_start();
             if !(t.is_empty() || t.starts_with('#') || line.starts_with('%')) {
                 has_content = true;
