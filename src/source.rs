@@ -298,17 +298,57 @@ pub fn next_line_start(text: &str, pos: usize) -> usize {
 }
 
 /// The offset of the first `\n` at or after byte `pos` (any byte offset).
-fn newline_from(text: &str, pos: usize) -> Option<usize> {
+/// Eight bytes at a time: lines are short, so a search with a per-call
+/// setup (`str::find`, `memchr`) costs more than it saves.
+pub fn newline_from(text: &str, pos: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
     let bytes = text.as_bytes();
+    let mut at = pos;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let w = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ NEWLINES;
+        // a byte of `w` is zero where the text has '\n'; the lowest flagged
+        // byte is always one (a borrow only flags bytes above a zero byte)
+        let zero = w.wrapping_sub(ONES) & !w & HIGHS;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
     bytes
-        .get(pos..)?
+        .get(at..)?
         .iter()
         .position(|&b| b == b'\n')
-        .map(|i| pos + i)
+        .map(|i| at + i)
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn newline_search_finds_the_first_at_or_after_any_offset() {
+        // every offset of texts with newlines at every place in a word,
+        // next to bytes one above and below '\n' and multi-byte characters
+        let texts = [
+            "",
+            "\n",
+            "abcdefg\nhijklmnopq\n\n",
+            "\t\u{b}\n\t\u{b}\u{b}\u{b}\u{b}\u{b}\u{b}\u{b}\u{b}\n",
+            "ČČČČ\nČ\u{10a}\u{a0a}xxxxxxxxxxxxxxxxxxxxxx\n",
+            "no newline at all here, long enough for words",
+        ];
+        for text in texts {
+            for pos in 0..=text.len() + 2 {
+                let want = text
+                    .as_bytes()
+                    .get(pos..)
+                    .and_then(|r| r.iter().position(|&b| b == b'\n'))
+                    .map(|i| pos + i);
+                assert_eq!(super::newline_from(text, pos), want, "{text:?} at {pos}");
+            }
+        }
+    }
+
     #[test]
     fn line_counter_agrees_with_counting_from_the_start() {
         let text = "a\n\nbc\r\nd\ne\n\n";

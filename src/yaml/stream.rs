@@ -26,7 +26,8 @@ pub fn split(text: &str) -> Vec<Chunk> {
     let mut has_content = false;
     let mut pos = 0;
     while pos < text.len() {
-        let next = text[pos..].find('\n').map_or(text.len(), |i| pos + i + 1);
+        // (a byte loop: lines are short, and `str::find` costs more per call)
+        let next = crate::source::newline_from(text, pos).map_or(text.len(), |i| i + 1);
         let line = &text[pos..next];
         let first = text.as_bytes()[pos];
         if first == b'-' && is_marker(line, "---") {
