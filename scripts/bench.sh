@@ -209,7 +209,8 @@ def sh(cmd):
 
 cpu = sh("lscpu | sed -n 's/^Model name: *//p' | head -n1") or platform.processor()
 mem = sh("free -g | awk '/^Mem:/{print $2}'")
-commit = sh("git rev-parse --short HEAD") + (" (dirty)" if sh("git status --porcelain --untracked-files=no") else "")
+# (this report itself does not count as a change to what is measured)
+commit = sh("git rev-parse --short HEAD") + (" (dirty)" if sh("git status --porcelain --untracked-files=no -- . ':!BENCHMARKS.md'") else "")
 rows = [r.split() for r in rows]
 
 def num(s):
