@@ -19,7 +19,6 @@
 //! order marks, syntax errors, and an object an intent names but the text
 //! does not have. Different digests are also sent there: it decides and
 //! says where the values differ.
-use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
@@ -29,7 +28,7 @@ use serde_json::{Value, json};
 use super::layer::{Intent, Op, Seg};
 use crate::yaml::limits::MAX_DEPTH;
 use crate::yaml::scalar::{self, Plain};
-use crate::yaml::value::{KeySet, json_key, resolve};
+use crate::yaml::value::{KeySet, key_text, node_value, resolve};
 
 /// What a document means, hashed.
 pub type Digest = u64;
@@ -376,7 +375,7 @@ impl<'t, 'k> Walk<'t, 'k> {
         let through_seq = !trie.ends && trie.keys.is_empty() && seq;
         if !(through_map || through_seq) {
             // the intents replace or create this node: build it
-            let mut v = self.build(event, depth)?;
+            let mut v = node_value(event, || self.next(), depth)?;
             trie.apply(&mut v)?;
             return Some(self.keys.value(&v));
         }
@@ -497,82 +496,6 @@ impl<'t, 'k> Walk<'t, 'k> {
             }
             event = self.next()?;
         }
-    }
-
-    /// The value of the node that starts with `first` (as
-    /// `value::documents` builds it).
-    fn build(&mut self, first: Event<'t>, depth: usize) -> Option<Value> {
-        enum Frame {
-            Seq(Vec<Value>),
-            Map(serde_json::Map<String, Value>, Option<String>),
-        }
-        let mut stack: Vec<Frame> = Vec::new();
-        let mut event = first;
-        loop {
-            let done = match event {
-                Event::Scalar(raw, style, 0, None) => {
-                    if let Some(Frame::Map(_, key @ None)) = stack.last_mut() {
-                        *key = Some(key_text(&raw, style)?.into_owned());
-                        event = self.next()?;
-                        continue;
-                    }
-                    if style == ScalarStyle::Plain {
-                        resolve(&raw)
-                    } else {
-                        Value::String(raw.into_owned())
-                    }
-                }
-                Event::MappingStart(0, None) | Event::SequenceStart(0, None) => {
-                    if depth + stack.len() >= MAX_DEPTH
-                        || matches!(stack.last(), Some(Frame::Map(_, None)))
-                    {
-                        return None;
-                    }
-                    stack.push(if matches!(event, Event::MappingStart(..)) {
-                        Frame::Map(serde_json::Map::new(), None)
-                    } else {
-                        Frame::Seq(Vec::new())
-                    });
-                    event = self.next()?;
-                    continue;
-                }
-                Event::SequenceEnd => match stack.pop()? {
-                    Frame::Seq(items) => Value::Array(items),
-                    Frame::Map(..) => return None,
-                },
-                Event::MappingEnd => match stack.pop()? {
-                    Frame::Map(map, None) => Value::Object(map),
-                    _ => return None,
-                },
-                _ => return None,
-            };
-            match stack.last_mut() {
-                None => return Some(done),
-                Some(Frame::Seq(items)) => items.push(done),
-                Some(Frame::Map(map, key)) => {
-                    let key = key.take()?;
-                    if map.contains_key(&key) {
-                        return None;
-                    }
-                    map.insert(key, done);
-                }
-            }
-            event = self.next()?;
-        }
-    }
-}
-
-/// A mapping key as `value::documents` has it: a plain key resolved and
-/// written back as text (`1`, `true`, `null`), others as they are; `None`
-/// for the merge key `<<`, which the exact path expands.
-fn key_text(raw: &str, style: ScalarStyle) -> Option<Cow<'_, str>> {
-    if style != ScalarStyle::Plain {
-        return Some(Cow::Borrowed(raw));
-    }
-    match scalar::kubectl(raw) {
-        _ if raw == "<<" => None,
-        Plain::Str | Plain::Timestamp | Plain::Merge => Some(Cow::Borrowed(raw)),
-        _ => json_key(resolve(raw)).map(Cow::Owned),
     }
 }
 

@@ -170,72 +170,85 @@ pub fn duplicated_key(text: &str, info: &str, line: usize, col: usize) -> Option
 
 /// The values of a text without anchors, aliases, tags or merge keys,
 /// built straight from saphyr's events (no intermediate tree): what
-/// [`documents`] returns for it, or `None` for anything else (a syntax
-/// error, keys alike once resolved, a collection as a key, nesting past
-/// [`super::limits::MAX_DEPTH`]), which the loader then decides.
+/// [`documents`] returns for it, or `None` for anything else (see
+/// [`node_value`]), which the loader then decides.
 fn quick_values(text: &str) -> Option<Vec<Value>> {
+    use saphyr_parser::Event;
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    let mut next = || parser.next_event()?.ok().map(|(event, _)| event);
+    let mut docs = Vec::new();
+    let mut root: Option<Value> = None;
+    loop {
+        match next()? {
+            Event::StreamEnd => break,
+            Event::DocumentEnd => docs.push(root.take().unwrap_or(Value::Null)),
+            Event::Nothing | Event::StreamStart | Event::DocumentStart(_) => {}
+            event if root.is_none() => root = Some(node_value(event, &mut next, 0)?),
+            _ => return None,
+        }
+    }
+    root.is_none().then_some(docs)
+}
+
+/// The value of the node that starts with `first`, the rest of its events
+/// read from `next` (`None` at a syntax error), `depth` collections deep:
+/// what [`documents`] builds for it, or `None` for what only the loader
+/// decides — an anchor, alias, tag or merge key, a collection as a key,
+/// keys alike once resolved, nesting past [`super::limits::MAX_DEPTH`] —
+/// and for an error.
+pub(crate) fn node_value<'a>(
+    first: saphyr_parser::Event<'a>,
+    mut next: impl FnMut() -> Option<saphyr_parser::Event<'a>>,
+    depth: usize,
+) -> Option<Value> {
     use saphyr_parser::Event;
     enum Frame {
         Seq(Vec<Value>),
         Map(Map<String, Value>, Option<String>),
     }
-    let mut parser = saphyr_parser::Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut docs = Vec::new();
-    let mut root: Option<Value> = None;
-    while let Some(event) = parser.next_event() {
-        let (event, _) = event.ok()?;
+    let mut event = first;
+    loop {
         let done = match event {
-            Event::Alias(_) => return None,
-            Event::Scalar(raw, style, anchor, tag) => {
-                if anchor > 0 || tag.is_some() {
-                    return None;
-                }
-                let plain = style == ScalarStyle::Plain;
+            Event::Scalar(raw, style, 0, None) => {
                 if let Some(Frame::Map(_, key @ None)) = stack.last_mut() {
-                    if plain && raw == "<<" {
-                        return None;
-                    }
-                    *key = Some(if plain {
-                        json_key(resolve(&raw))?
-                    } else {
-                        raw.into_owned()
-                    });
+                    *key = Some(key_text(&raw, style)?.into_owned());
+                    event = next()?;
                     continue;
                 }
-                if plain {
+                if style == ScalarStyle::Plain {
                     resolve(&raw)
                 } else {
                     Value::String(raw.into_owned())
                 }
             }
-            Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
-                if anchor > 0 || tag.is_some() || stack.len() >= super::limits::MAX_DEPTH {
-                    return None;
-                }
-                if let Some(Frame::Map(_, None)) = stack.last() {
-                    return None; // a collection as a key
+            Event::MappingStart(0, None) | Event::SequenceStart(0, None) => {
+                if depth + stack.len() >= super::limits::MAX_DEPTH
+                    || matches!(stack.last(), Some(Frame::Map(_, None)))
+                {
+                    return None; // too deep, or a collection as a key
                 }
                 stack.push(if matches!(event, Event::MappingStart(..)) {
                     Frame::Map(Map::new(), None)
                 } else {
                     Frame::Seq(Vec::new())
                 });
+                event = next()?;
                 continue;
             }
-            Event::MappingEnd | Event::SequenceEnd => match stack.pop()? {
+            Event::SequenceEnd => match stack.pop()? {
                 Frame::Seq(items) => Value::Array(items),
-                Frame::Map(map, None) => Value::Object(map),
-                Frame::Map(_, Some(_)) => return None,
+                Frame::Map(..) => return None,
             },
-            Event::DocumentEnd => {
-                docs.push(root.take().unwrap_or(Value::Null));
-                continue;
-            }
-            _ => continue,
+            Event::MappingEnd => match stack.pop()? {
+                Frame::Map(map, None) => Value::Object(map),
+                _ => return None,
+            },
+            // anchors, aliases, tags
+            _ => return None,
         };
         match stack.last_mut() {
-            None => root = Some(done),
+            None => return Some(done),
             Some(Frame::Seq(items)) => items.push(done),
             Some(Frame::Map(map, key)) => {
                 let key = key.take()?;
@@ -245,11 +258,23 @@ fn quick_values(text: &str) -> Option<Vec<Value>> {
                 map.insert(key, done);
             }
         }
+        event = next()?;
     }
-    if !stack.is_empty() || root.is_some() {
-        return None;
+}
+
+/// A mapping key as [`documents`] has it: a plain key resolved and written
+/// back as text (`1`, `true`, `null`), others as they are; `None` for the
+/// merge key `<<` (the loader expands it).
+pub(crate) fn key_text(raw: &str, style: ScalarStyle) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    if style != ScalarStyle::Plain {
+        return Some(Cow::Borrowed(raw));
     }
-    Some(docs)
+    match scalar::kubectl(raw) {
+        _ if raw == "<<" => None,
+        Plain::Str | Plain::Timestamp | Plain::Merge => Some(Cow::Borrowed(raw)),
+        _ => json_key(resolve(raw)).map(Cow::Owned),
+    }
 }
 
 /// What [`quick_check`] learns of a valid text: the first document's
@@ -346,14 +371,7 @@ pub fn quick_check(text: &str) -> Option<Checked> {
                     return None; // a collection as a key
                 };
                 let plain = *style == ScalarStyle::Plain;
-                if plain && raw == "<<" {
-                    return None;
-                }
-                let resolved = if plain {
-                    json_key(resolve(raw))?
-                } else {
-                    raw.to_string()
-                };
+                let resolved = key_text(raw, *style)?;
                 // the span parser's duplicate check reads `~`/`null` keys as ""
                 let decoded: &str = if plain && matches!(scalar::kubectl(raw), Plain::Null) {
                     ""
