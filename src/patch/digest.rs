@@ -160,22 +160,52 @@ pub struct Trie<'a> {
     inner_intents: Vec<&'a Intent>,
     /// A mutate.yaml node is at or below this one.
     has_inner: bool,
+    /// In a mutate.yaml document: the intents' paths start at its root
+    /// (their `object` names the ConfigMap holding it).
+    relative: bool,
 }
 
 /// The key a pull-secret intent changes in its object.
 const PULL_SECRETS: &str = "imagePullSecrets";
 
 impl<'a> Trie<'a> {
-    /// The trie of `intents` (of one document, none inside mutate.yaml).
-    pub fn new(intents: &[&'a Intent]) -> Trie<'a> {
-        let mut root = Trie::default();
+    /// The tries of one document's `intents`: what the input's digest
+    /// applies, and the output's (its mutate.yaml nodes only).
+    pub fn of_document(intents: &[&'a Intent]) -> (Trie<'a>, Trie<'a>) {
+        let outer: Vec<&Intent> = intents.iter().filter(|i| !i.inner).copied().collect();
+        let mut input = Trie::new(&outer, false);
+        let mut output = Trie::default();
+        let mut done: Vec<&[Seg]> = Vec::new();
+        for i in intents.iter().filter(|i| i.inner) {
+            if done.contains(&&i.object[..]) {
+                continue;
+            }
+            done.push(&i.object);
+            let group: Vec<&Intent> = intents
+                .iter()
+                .filter(|j| j.inner && j.object == i.object)
+                .copied()
+                .collect();
+            input.add_mutate_yaml(&i.object, &group);
+            output.add_mutate_yaml(&i.object, &[]);
+        }
+        (input, output)
+    }
+
+    /// The trie of `intents` (of one document, none inside mutate.yaml, or
+    /// all inside one: `relative`).
+    fn new(intents: &[&'a Intent], relative: bool) -> Trie<'a> {
+        let mut root = Trie {
+            relative,
+            ..Trie::default()
+        };
         for &intent in intents {
             let op_path: &'a [Seg] = match &intent.op {
                 Op::Set(path, _) => path,
                 Op::PullSecret(_) => &[],
             };
-            let steps = intent
-                .object
+            let object: &'a [Seg] = if relative { &[] } else { &intent.object };
+            let steps = object
                 .iter()
                 .map(|s| (seg(s), true))
                 .chain(op_path.iter().map(|s| (seg(s), false)))
@@ -197,9 +227,9 @@ impl<'a> Trie<'a> {
     }
 
     /// Add the ConfigMap at `object`, whose `data["mutate.yaml"]` is read as
-    /// YAML, with `intents` (their paths relative to that document) applied
+    /// YAML, with `intents` (inside it, all of that ConfigMap) applied
     /// there; none for the output's side.
-    pub fn add_mutate_yaml(&mut self, object: &'a [Seg], intents: &[&'a Intent]) {
+    fn add_mutate_yaml(&mut self, object: &'a [Seg], intents: &[&'a Intent]) {
         let steps = object
             .iter()
             .map(seg)
@@ -213,7 +243,7 @@ impl<'a> Trie<'a> {
             node.has_inner = true;
         }
         node.inner_intents.extend_from_slice(intents);
-        node.inner = Some(Box::new(Trie::new(&node.inner_intents)));
+        node.inner = Some(Box::new(Trie::new(&node.inner_intents, true)));
     }
 
     /// Nothing to apply or read differently at or below this node.
@@ -222,31 +252,29 @@ impl<'a> Trie<'a> {
     }
 
     fn child(&mut self, step: Step<'a>, depth: usize) -> &mut Trie<'a> {
-        let fresh = || Trie {
+        /// The node under `at` in `children`, added if new.
+        fn entry<'v, 'a, K: PartialEq>(
+            children: &'v mut Vec<(K, Trie<'a>)>,
+            at: K,
+            fresh: Trie<'a>,
+        ) -> &'v mut Trie<'a> {
+            let i = match children.iter().position(|(k, _)| *k == at) {
+                Some(i) => i,
+                None => {
+                    children.push((at, fresh));
+                    children.len() - 1
+                }
+            };
+            &mut children[i].1
+        }
+        let fresh = Trie {
             depth,
+            relative: self.relative,
             ..Trie::default()
         };
         match step {
-            Step::Key(k) => {
-                let i = match self.keys.iter().position(|(x, _)| *x == k) {
-                    Some(i) => i,
-                    None => {
-                        self.keys.push((k, fresh()));
-                        self.keys.len() - 1
-                    }
-                };
-                &mut self.keys[i].1
-            }
-            Step::Index(n) => {
-                let i = match self.index.iter().position(|(x, _)| *x == n) {
-                    Some(i) => i,
-                    None => {
-                        self.index.push((n, fresh()));
-                        self.index.len() - 1
-                    }
-                };
-                &mut self.index[i].1
-            }
+            Step::Key(k) => entry(&mut self.keys, k, fresh),
+            Step::Index(n) => entry(&mut self.index, n, fresh),
         }
     }
 
@@ -258,7 +286,7 @@ impl<'a> Trie<'a> {
             return None; // the exact path reads mutate.yaml
         }
         for &intent in &self.intents {
-            let object = &intent.object;
+            let object: &[Seg] = if self.relative { &[] } else { &intent.object };
             if self.depth <= object.len() {
                 let target = super::verify::lookup(v, &object[self.depth..])?;
                 super::verify::apply(target, &intent.op);
@@ -668,7 +696,7 @@ mod tests {
         for text in texts {
             for intents in &sets {
                 let mine: Vec<&Intent> = intents.iter().collect();
-                let trie = Trie::new(&mine);
+                let trie = Trie::new(&mine, false);
                 let fast = of(text, &keys, &trie);
                 let want = exact(text, &mine).map(|v| keys.value(&v));
                 if fast.is_some() || want.is_none() || intents.iter().all(|i| i.object.is_empty()) {
@@ -701,11 +729,10 @@ mod tests {
             "r/x",
         );
         let inner_pull = pull(vec![], "s");
-        let inner = [&inner_image, &inner_pull];
-        let mut trie = Trie::new(&[]);
-        trie.add_mutate_yaml(&[], &inner);
-        let mut shape = Trie::default();
-        shape.add_mutate_yaml(&[], &[]);
+        // as the planner has them: inside mutate.yaml, object the ConfigMap
+        let [inner_image, inner_pull] =
+            [inner_image, inner_pull].map(|i| Intent { inner: true, ..i });
+        let (trie, shape) = Trie::of_document(&[&inner_image, &inner_pull]);
         let want = of(&input, &keys, &trie).expect("decided");
         // the edit as the engine writes it, and the same meaning written
         // otherwise, match; a string that is not the edited YAML does not

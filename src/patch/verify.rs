@@ -111,36 +111,7 @@ fn check_range(
         // the fast path: equal digests; anything else is decided (and a
         // difference described) by comparing the values
         if let Some(keys) = keys {
-            // intents inside mutate.yaml: relative to that document, per
-            // ConfigMap (in order)
-            let inner: Vec<Intent> = mine
-                .iter()
-                .filter(|i| i.inner)
-                .map(|i| Intent {
-                    object: Vec::new(),
-                    inner: false,
-                    ..(*i).clone()
-                })
-                .collect();
-            let outer: Vec<&Intent> = mine.iter().filter(|i| !i.inner).copied().collect();
-            let mut trie = digest::Trie::new(&outer);
-            let mut shape = digest::Trie::default();
-            let inner_of = mine.iter().filter(|i| i.inner).zip(&inner);
-            let mut objects: Vec<&[Seg]> = Vec::new();
-            for (i, _) in inner_of.clone() {
-                if !objects.contains(&&i.object[..]) {
-                    objects.push(&i.object);
-                }
-            }
-            for object in objects {
-                let group: Vec<&Intent> = inner_of
-                    .clone()
-                    .filter(|(i, _)| i.object == object)
-                    .map(|(_, r)| r)
-                    .collect();
-                trie.add_mutate_yaml(object, &group);
-                shape.add_mutate_yaml(object, &[]);
-            }
+            let (trie, shape) = digest::Trie::of_document(&mine);
             let same = if in_text.len() < BIG_DOCUMENT {
                 digest::of(in_text, keys, &trie)
                     .is_some_and(|e| digest::of(out_text, keys, &shape) == Some(e))
