@@ -337,6 +337,44 @@ fn short(v: &Value) -> String {
 mod tests {
     use super::*;
 
+    /// A document over [`BIG_DOCUMENT`] (input and output digested on two
+    /// threads): the planned output passes; one changed value elsewhere in
+    /// it, or in the other document, is refused and named.
+    #[test]
+    fn a_big_document_is_checked_on_two_threads_both_ways() {
+        let keys: String = (0..20_000)
+            .map(|i| format!("        k{i}: v{i}\n"))
+            .collect();
+        let text = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: big\nspec:\n  \
+             template:\n    metadata:\n      annotations:\n{keys}    spec:\n      \
+             containers:\n      - name: c\n        image: nginx\n---\napiVersion: v1\n\
+             kind: ServiceAccount\nmetadata:\n  name: sa\n"
+        );
+        assert!(text.len() > BIG_DOCUMENT);
+        let source = Source::decode("big.yaml", None, text.into_bytes()).unwrap();
+        let edits = crate::patch::options::EditSet {
+            pull_secret: Some("s".into()),
+            inject_pull_secret: None,
+            registry: Some("r.example.com/apm".into()),
+            annotations: Vec::new(),
+        };
+        let mut plan = super::super::plan::plan(&source, &edits).unwrap();
+        let mut changes = std::mem::take(&mut plan.changes);
+        let (output, _) = super::super::splice::apply(&source.text, &mut changes).unwrap();
+        check(&source, &output, &plan).unwrap();
+        for (from, to, object) in [
+            ("k19999: v19999", "k19999: w", "Deployment/big"),
+            ("name: sa", "name: sb", "ServiceAccount/sa"),
+        ] {
+            let wrong = output.replacen(from, to, 1);
+            match check(&source, &wrong, &plan) {
+                Err(Failure::Mismatch { object: o, .. }) => assert_eq!(o, object),
+                other => panic!("{from:?} -> {to:?}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn intents_apply_to_data() {
         let mut v = json!({"imagePullSecrets": [{"name": "a"}]});

@@ -824,38 +824,20 @@ mod tests {
     fn duplicate_keys_are_found_in_big_mappings() {
         // past the short list (hashed keys), block and flow, a key written
         // two ways; and no false duplicate among many keys
-        let keys: Vec<String> = (0..2000).map(|i| format!("k{i}")).collect();
+        // 2,000 entries `kN: 1`, joined by `sep`
+        let entries = |sep: &str| {
+            (0..2000)
+                .map(|i| format!("k{i}: 1"))
+                .collect::<Vec<_>>()
+                .join(sep)
+        };
         for (text, dup) in [
+            (format!("{}\n'k57': x\n", entries("\n")), Some("'k57'")),
             (
-                format!(
-                    "{}\n'k57': x\n",
-                    keys.iter()
-                        .map(|k| format!("{k}: 1"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                ),
-                Some("'k57'"),
-            ),
-            (
-                format!(
-                    "{{{}, \"k1999\": 2}}\n",
-                    keys.iter()
-                        .map(|k| format!("{k}: 1"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                format!("{{{}, \"k1999\": 2}}\n", entries(", ")),
                 Some("\"k1999\""),
             ),
-            (
-                format!(
-                    "{}\n",
-                    keys.iter()
-                        .map(|k| format!("{k}: 1"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                ),
-                None,
-            ),
+            (format!("{}\n", entries("\n")), None),
         ] {
             let tree = parse(&text).unwrap();
             let found = duplicate_key(tree.root_node(), &text);

@@ -189,9 +189,7 @@ fn offset(at: usize) -> u32 {
 impl Builder {
     /// A builder for the tree of a text of `len` bytes, with room for a
     /// node per 4 bytes (manifests take about one per 3; the vector grows
-    /// past that, which for a big one glibc does by remapping, not
-    /// copying: reserving a node per byte up front changed neither peak
-    /// memory nor page faults, measured on 327,680 annotations).
+    /// past that).
     pub fn for_text(len: usize) -> Self {
         let nodes = Vec::with_capacity(len / 4);
         Builder {
