@@ -22,12 +22,13 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
-use saphyr_parser::{Event, Parser, ScalarStyle, StrInput};
+use saphyr_parser::{Event, ScalarStyle};
 use serde_json::{Value, json};
 
 use super::layer::{Intent, Op, Seg};
 use crate::yaml::limits::MAX_DEPTH;
 use crate::yaml::scalar::{self, Plain};
+use crate::yaml::subset::Events;
 use crate::yaml::value::{KeySet, key_text, node_value, resolve};
 
 /// What a document means, hashed.
@@ -330,28 +331,23 @@ pub fn of(text: &str, keys: &Keys, trie: &Trie) -> Option<Digest> {
     if text.contains('\u{feff}') {
         return None;
     }
-    Walk::new(text, keys).document(Some(trie).filter(|t| !t.is_empty()))
+    let trie = Some(trie).filter(|t| !t.is_empty());
+    Walk {
+        events: Events::of(text),
+        keys,
+    }
+    .document(trie)
 }
 
 struct Walk<'t, 'k> {
-    parser: Parser<'t, StrInput<'t>>,
+    events: Events<'t>,
     keys: &'k Keys,
 }
 
 impl<'t, 'k> Walk<'t, 'k> {
-    fn new(text: &'t str, keys: &'k Keys) -> Self {
-        Walk {
-            parser: Parser::new_from_str(text),
-            keys,
-        }
-    }
-
     /// The next event; `None` at a syntax error or the end.
     fn next(&mut self) -> Option<Event<'t>> {
-        match self.parser.next_event()? {
-            Ok((event, _)) => Some(event),
-            Err(_) => None,
-        }
+        self.events.next()
     }
 
     fn document(mut self, trie: Option<&Trie>) -> Option<Digest> {

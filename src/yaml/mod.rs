@@ -11,5 +11,6 @@ pub mod scan;
 pub mod secret;
 pub mod stream;
 pub mod style;
+pub mod subset;
 pub mod tree;
 pub mod value;

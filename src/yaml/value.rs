@@ -285,9 +285,10 @@ pub struct Checked {
     pub label: Option<String>,
 }
 
-/// A check-only pass over saphyr's event stream that builds no values: fast
-/// and in little memory. `Some` only when [`documents`] would accept `text`
-/// (same parser, no anchors, aliases, tags or merge keys, no two keys of a
+/// A check-only pass over the events of `text` (the subset reader's where
+/// it reads the text, else saphyr's) that builds no values: fast and in
+/// little memory. `Some` only when [`documents`] would accept `text`
+/// (the same events, no anchors, aliases, tags or merge keys, no two keys of a
 /// mapping alike once resolved or decoded); `None` when it cannot tell
 /// (then [`documents`] decides and names any error).
 pub fn quick_check(text: &str) -> Option<Checked> {
@@ -321,16 +322,17 @@ pub fn quick_check(text: &str) -> Option<Checked> {
         }
         h
     };
-    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    let mut events = super::subset::Events::of(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut docs = 0usize;
     let (mut kind, mut api_version, mut name) = (None, false, None);
     let mut top_is_map = false;
     // the metadata mapping of the first document is open at depth 2
     let mut in_metadata = false;
-    while let Some(event) = parser.next_event() {
-        let (event, _) = event.ok()?;
+    loop {
+        let event = events.next()?;
         let (is_node, collection) = match &event {
+            saphyr_parser::Event::StreamEnd => break,
             saphyr_parser::Event::Alias(_) => return None,
             saphyr_parser::Event::Scalar(_, _, anchor, tag)
             | saphyr_parser::Event::MappingStart(anchor, tag)
