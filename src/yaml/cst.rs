@@ -24,10 +24,11 @@ pub fn parse(text: &str) -> Result<Tree, SyntaxError> {
                 .into(),
         });
     }
-    super::limits::check_depth(text)?;
+    // (the span scanner declines a text nested too deep; the depth check
+    // then names where, before tree-sitter sees it)
     match super::scan::parse(text) {
         Some(tree) => Ok(tree),
-        None => tree_sitter(text),
+        None => parse_tree_sitter(text),
     }
 }
 

@@ -16,6 +16,7 @@
 //! block collection stays open until the first line that is indented less
 //! (so it takes the comments before that line), and ends at the end of the
 //! text when nothing but blank lines follows.
+use super::limits::MAX_DEPTH;
 use super::tree::{Builder, Tree, field, kind};
 
 /// Parse `text` into a span tree; `None` when the text uses YAML this
@@ -86,6 +87,8 @@ struct Scan<'a> {
     /// The column of the block collection around the flow collection being
     /// read: its lines must be indented more.
     flow_n: isize,
+    /// Nodes and flow collections open (bounded: see [`Scan::nested`]).
+    depth: usize,
 }
 
 /// What ends one line of a plain scalar.
@@ -117,6 +120,7 @@ impl<'a> Scan<'a> {
             pos: 0,
             peek: None,
             flow_n: -1,
+            depth: 0,
         }
     }
 
@@ -409,6 +413,24 @@ impl<'a> Scan<'a> {
     /// or after `- `; not after `key: ` or `--- `). Leaves `peek` at the
     /// next line with content.
     fn node(&mut self, field: u8, n: isize, p: usize, compact: bool) -> Option<()> {
+        self.nested(|scan| scan.node_here(field, n, p, compact))
+    }
+
+    /// Run `f` one level deeper; decline past [`MAX_DEPTH`] collections
+    /// (each collection level opens a node or a flow collection, and a
+    /// scalar is one more node): such a text goes to [`super::cst`]'s
+    /// depth check, which names where it is too deep.
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Option<()>) -> Option<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH + 1 {
+            return None;
+        }
+        f(self)?;
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn node_here(&mut self, field: u8, n: isize, p: usize, compact: bool) -> Option<()> {
         let (props, q) = self.properties(p, false)?;
         if !props.is_empty() && (self.eol(q) || self.at(q) == b'#') {
             // properties, then a block collection on the next lines
@@ -892,6 +914,10 @@ impl<'a> Scan<'a> {
     /// `[...]` or `{...}` from its opening bracket at `q`: entries separated
     /// by `,` (comments and line breaks between them), up to the closing one.
     fn flow_collection(&mut self, q: usize) -> Option<()> {
+        self.nested(|scan| scan.flow_collection_here(q))
+    }
+
+    fn flow_collection_here(&mut self, q: usize) -> Option<()> {
         let (kind, close) = if self.s[q] == b'[' {
             (kind::FLOW_SEQUENCE, b']')
         } else {
@@ -1322,6 +1348,29 @@ mod tests {
         }
         eprintln!("span scanner on the corpus: {read} read, {declined} declined");
         assert!(read > 0);
+    }
+
+    #[test]
+    fn reads_nesting_up_to_the_limit_and_declines_past_it() {
+        use crate::yaml::limits::MAX_DEPTH;
+        let block = |levels: usize| -> String {
+            let mut s: String = (0..levels)
+                .map(|i| format!("{}k:\n", " ".repeat(i)))
+                .collect();
+            s.push_str(&format!("{}v\n", " ".repeat(levels)));
+            s
+        };
+        let flow =
+            |levels: usize| format!("a: {}1{}\n", "[".repeat(levels - 1), "]".repeat(levels - 1));
+        let seqs = |levels: usize| format!("{}x\n", "- ".repeat(levels));
+        for shape in [block, flow, seqs] {
+            assert!(parse(&shape(MAX_DEPTH)).is_some());
+            assert!(parse(&shape(MAX_DEPTH + 1)).is_none());
+            // (the depth check then names where: same place as before)
+            let err = crate::yaml::cst::parse(&shape(MAX_DEPTH + 1)).unwrap_err();
+            assert!(err.msg.contains("nested more than 200 levels"), "{err:?}");
+        }
+        assert!(parse(&block(10_000)).is_none());
     }
 
     #[test]
