@@ -550,6 +550,9 @@ impl<'t> Reader<'t> {
                 return None; // empty at the end of the text
             }
             let e = self.line_end(pos);
+            if e == b.len() {
+                return None; // a last line without a line break (saphyr has its own reading)
+            }
             let s = self.skip_spaces(pos, e);
             if s < e {
                 break s - pos;
@@ -566,6 +569,12 @@ impl<'t> Reader<'t> {
         while pos < b.len() {
             let e = self.line_end(pos);
             let s = self.skip_spaces(pos, e);
+            if s < e && s - pos < indent {
+                break; // the parent's next line
+            }
+            if e == b.len() {
+                return None; // as above: even a line of spaces
+            }
             if s == e {
                 if e - pos > indent {
                     return None; // a line of only spaces inside the content
@@ -573,12 +582,6 @@ impl<'t> Reader<'t> {
                 breaks += 1;
                 pos = self.after_line(e);
                 continue;
-            }
-            if s - pos < indent {
-                break;
-            }
-            if e == b.len() {
-                return None; // the last line has no line break
             }
             value.extend(std::iter::repeat_n('\n', breaks));
             breaks = 0;
@@ -640,6 +643,7 @@ mod tests {
             "data:\n  mutate.yaml: |\n    a: 1\n\n    b:\n      - c\n  # after\n  x: |-\n    one\n     two\n\n\ny: 2\n",
             "a:\nb: \"\"\nc: ''\nd: -1\ne: :x\nf: a:b#c\ng: x #c\n'q k': v\n\"d k\": v\n",
             "a: |\n\n  x\n",
+            "a: |\n  x\nb: c",
             "a: [1, \"2\", 'x y', [], {b: [c]}, -1, a:b ] \nb: {c: d, 'e': [f]} # x\n",
         ] {
             assert!(agrees(text), "{text:?}");
@@ -673,6 +677,9 @@ mod tests {
             "a: b: c\n",
             "scalar\n",
             "a: |\n  x",
+            // (fuzzer: saphyr keeps one more line break for the last line)
+            "a: |\n\n  x\n\n  ",
+            "a: |\n  x\n ",
             "a: |\n    \n  x\n",
             "\u{feff}a: 1\n",
             "- a\n- - b\n",
