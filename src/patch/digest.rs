@@ -19,6 +19,7 @@
 //! order marks, syntax errors, and an object an intent names but the text
 //! does not have. Different digests are also sent there: it decides and
 //! says where the values differ.
+use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
@@ -29,7 +30,7 @@ use super::layer::{Intent, Op, Seg};
 use crate::yaml::limits::MAX_DEPTH;
 use crate::yaml::scalar::{self, Plain};
 use crate::yaml::subset::Events;
-use crate::yaml::value::{KeySet, key_text, node_value, resolve};
+use crate::yaml::value::{KeySet, key_hash, key_text, node_value, resolve};
 
 /// What a document means, hashed.
 pub type Digest = u64;
@@ -39,10 +40,20 @@ const NULL: u8 = 0;
 const BOOL: u8 = 1;
 const NUMBER: u8 = 2;
 const STRING: u8 = 3;
-const KEY: u8 = 4;
 const SEQUENCE: u8 = 5;
 const MAPPING: u8 = 6;
-const ENTRY: u8 = 7;
+/// A mapping entry whose value is a scalar: key and value in one hash.
+const ENTRY_SCALAR: u8 = 8;
+/// A mapping entry whose value is a collection.
+const ENTRY_COLLECTION: u8 = 9;
+
+/// A node's meaning on its way into its parent's hash: a scalar's kind and
+/// bytes (a mapping hashes them together with their key, one hash per
+/// entry), or a collection's digest.
+enum Part<'a> {
+    Scalar(u8, Cow<'a, [u8]>),
+    Collection(Digest),
+}
 
 /// The hash key of one self-check: input and output must be digested
 /// with the same one.
@@ -56,33 +67,72 @@ impl Keys {
         h.finish()
     }
 
+    // (the tag goes in as a whole word: what follows stays aligned to
+    // SipHash's 8-byte blocks, its fast path)
     fn leaf(&self, tag: u8, bytes: &[u8]) -> Digest {
         self.hash(|h| {
-            h.write_u8(tag);
+            h.write_u64(u64::from(tag));
             h.write(bytes);
         })
     }
 
     fn words(&self, tag: u8, words: &[u64]) -> Digest {
         self.hash(|h| {
-            h.write_u8(tag);
+            h.write_u64(u64::from(tag));
             words.iter().for_each(|w| h.write_u64(*w));
         })
     }
 
-    fn entry(&self, key: Digest, value: Digest) -> Digest {
-        self.words(ENTRY, &[key, value])
+    /// A mapping entry: its key's text and its value, in one hash (the
+    /// key's length first, so that where it ends is part of what is hashed).
+    fn entry(&self, key: &str, value: &Part) -> Digest {
+        self.hash(|h| match value {
+            Part::Scalar(tag, bytes) => {
+                h.write_u64(u64::from(ENTRY_SCALAR));
+                h.write_u64(key.len() as u64);
+                h.write(key.as_bytes());
+                h.write_u64(u64::from(*tag));
+                h.write(bytes);
+            }
+            Part::Collection(d) => {
+                h.write_u64(u64::from(ENTRY_COLLECTION));
+                h.write_u64(key.len() as u64);
+                h.write(key.as_bytes());
+                h.write_u64(*d);
+            }
+        })
+    }
+
+    /// The digest of a node on its own (a sequence item, a document).
+    fn digest(&self, part: &Part) -> Digest {
+        match part {
+            Part::Scalar(tag, bytes) => self.leaf(*tag, bytes),
+            Part::Collection(d) => *d,
+        }
     }
 
     /// A plain or quoted scalar's value, as [`resolve`] reads it.
-    fn scalar(&self, raw: &str, style: ScalarStyle) -> Digest {
+    fn scalar<'a>(&self, raw: &'a str, style: ScalarStyle) -> Part<'a> {
         if style != ScalarStyle::Plain {
-            return self.leaf(STRING, raw.as_bytes());
+            return Part::Scalar(STRING, Cow::Borrowed(raw.as_bytes()));
         }
         match scalar::kubectl(raw) {
             // what `resolve` keeps as the string it is, without copying it
-            Plain::Str | Plain::Timestamp | Plain::Merge => self.leaf(STRING, raw.as_bytes()),
-            _ => self.value(&resolve(raw)),
+            Plain::Str | Plain::Timestamp | Plain::Merge => {
+                Part::Scalar(STRING, Cow::Borrowed(raw.as_bytes()))
+            }
+            _ => self.part(&resolve(raw)).into_owned(),
+        }
+    }
+
+    /// The part of a built value.
+    fn part<'v>(&self, v: &'v Value) -> Part<'v> {
+        match v {
+            Value::Null => Part::Scalar(NULL, Cow::Borrowed(b"")),
+            Value::Bool(b) => Part::Scalar(BOOL, Cow::Owned(vec![u8::from(*b)])),
+            Value::Number(n) => Part::Scalar(NUMBER, Cow::Owned(n.to_string().into_bytes())),
+            Value::String(s) => Part::Scalar(STRING, Cow::Borrowed(s.as_bytes())),
+            collection => Part::Collection(self.value(collection)),
         }
     }
 
@@ -90,10 +140,6 @@ impl Keys {
     /// text it was built from.
     pub fn value(&self, v: &Value) -> Digest {
         match v {
-            Value::Null => self.leaf(NULL, b""),
-            Value::Bool(b) => self.leaf(BOOL, &[u8::from(*b)]),
-            Value::Number(n) => self.leaf(NUMBER, n.to_string().as_bytes()),
-            Value::String(s) => self.leaf(STRING, s.as_bytes()),
             Value::Array(items) => {
                 let mut seq = Seq::default();
                 items.iter().for_each(|i| seq.push(self.value(i)));
@@ -102,10 +148,20 @@ impl Keys {
             Value::Object(map) => {
                 let mut m = Map::default();
                 for (k, v) in map {
-                    m.add(self.entry(self.leaf(KEY, k.as_bytes()), self.value(v)));
+                    m.add(self.entry(k, &self.part(v)));
                 }
                 m.finish(self)
             }
+            scalar => self.digest(&self.part(scalar)),
+        }
+    }
+}
+
+impl Part<'_> {
+    fn into_owned(self) -> Part<'static> {
+        match self {
+            Part::Scalar(tag, bytes) => Part::Scalar(tag, Cow::Owned(bytes.into_owned())),
+            Part::Collection(d) => Part::Collection(d),
         }
     }
 }
@@ -328,12 +384,9 @@ fn seg(s: &Seg) -> Step<'_> {
 /// and its mutate.yaml nodes read as YAML. (For the output: a trie of only
 /// its mutate.yaml nodes, or an empty one.)
 pub fn of(text: &str, keys: &Keys, trie: &Trie) -> Option<Digest> {
-    if text.contains('\u{feff}') {
-        return None;
-    }
     let trie = Some(trie).filter(|t| !t.is_empty());
     Walk {
-        events: Events::of(text),
+        events: Events::of(text)?,
         keys,
     }
     .document(trie)
@@ -358,7 +411,9 @@ impl<'t, 'k> Walk<'t, 'k> {
                 Event::StreamStart | Event::DocumentStart(_) if !ended => {}
                 Event::DocumentEnd if !ended => ended = true,
                 Event::StreamEnd if ended => break,
-                event if root.is_none() && !ended => root = Some(self.node(event, trie, 0)?),
+                event if root.is_none() && !ended => {
+                    root = Some(self.keys.digest(&self.node(event, trie, 0)?));
+                }
                 // a second document, or an event out of place
                 _ => return None,
             }
@@ -373,7 +428,7 @@ impl<'t, 'k> Walk<'t, 'k> {
 
     /// The digest of the node that starts with `event`, `depth`
     /// collections deep, with the intents of `trie` applied.
-    fn node(&mut self, event: Event<'t>, trie: Option<&Trie>, depth: usize) -> Option<Digest> {
+    fn node(&mut self, event: Event<'t>, trie: Option<&Trie>, depth: usize) -> Option<Part<'t>> {
         let Some(trie) = trie else {
             return self.untouched(event, depth);
         };
@@ -391,7 +446,7 @@ impl<'t, 'k> Walk<'t, 'k> {
             if !(string && only_read) {
                 return None;
             }
-            return of(&raw, self.keys, inner);
+            return of(&raw, self.keys, inner).map(Part::Collection);
         }
         let map = matches!(event, Event::MappingStart(0, None));
         let seq = matches!(event, Event::SequenceStart(0, None));
@@ -401,7 +456,7 @@ impl<'t, 'k> Walk<'t, 'k> {
             // the intents replace or create this node: build it
             let mut v = node_value(event, || self.next(), depth)?;
             trie.apply(&mut v)?;
-            return Some(self.keys.value(&v));
+            return Some(self.keys.part(&v).into_owned());
         }
         if depth >= MAX_DEPTH {
             return None;
@@ -415,7 +470,8 @@ impl<'t, 'k> Walk<'t, 'k> {
                     break;
                 }
                 let child = trie.index.iter().find(|(i, _)| *i == n).map(|(_, t)| t);
-                items.push(self.node(event, child, depth + 1)?);
+                let item = self.node(event, child, depth + 1)?;
+                items.push(self.keys.digest(&item));
                 n += 1;
             }
             // an object path through an item that is not there; a `Set`
@@ -423,7 +479,7 @@ impl<'t, 'k> Walk<'t, 'k> {
             if trie.index.iter().any(|(i, t)| *i >= n && t.lookup) {
                 return None;
             }
-            return Some(items.finish(self.keys));
+            return Some(Part::Collection(items.finish(self.keys)));
         }
         let mut entries = Map::default();
         let mut seen = KeySet::default();
@@ -435,8 +491,7 @@ impl<'t, 'k> Walk<'t, 'k> {
                 _ => return None,
             };
             let key = key_text(&raw, style)?;
-            let kd = self.keys.leaf(KEY, key.as_bytes());
-            if !seen.insert(kd) {
+            if !seen.insert(key_hash(&key)) {
                 return None;
             }
             let child = trie.keys.iter().position(|(k, _)| *k == &*key);
@@ -444,8 +499,8 @@ impl<'t, 'k> Walk<'t, 'k> {
                 found[i] = true;
             }
             let event = self.next()?;
-            let vd = self.node(event, child.map(|i| &trie.keys[i].1), depth + 1)?;
-            entries.add(self.keys.entry(kd, vd));
+            let value = self.node(event, child.map(|i| &trie.keys[i].1), depth + 1)?;
+            entries.add(self.keys.entry(&key, &value));
         }
         for ((k, child), _) in trie.keys.iter().zip(&found).filter(|(_, f)| !**f) {
             if child.lookup {
@@ -454,20 +509,19 @@ impl<'t, 'k> Walk<'t, 'k> {
             // created by the intents, from null
             let mut v = Value::Null;
             child.apply(&mut v)?;
-            let kd = self.keys.leaf(KEY, k.as_bytes());
-            if !seen.insert(kd) {
+            if !seen.insert(key_hash(k)) {
                 return None;
             }
-            entries.add(self.keys.entry(kd, self.keys.value(&v)));
+            entries.add(self.keys.entry(k, &self.keys.part(&v)));
         }
-        Some(entries.finish(self.keys))
+        Some(Part::Collection(entries.finish(self.keys)))
     }
 
     /// The digest of a node no intent touches, without building it.
-    fn untouched(&mut self, first: Event<'t>, depth: usize) -> Option<Digest> {
-        enum Frame {
+    fn untouched(&mut self, first: Event<'t>, depth: usize) -> Option<Part<'t>> {
+        enum Frame<'t> {
             Seq(Seq),
-            Map(Map, KeySet, Option<Digest>),
+            Map(Map, KeySet, Option<Cow<'t, str>>),
         }
         let mut stack: Vec<Frame> = Vec::new();
         let mut event = first;
@@ -475,15 +529,21 @@ impl<'t, 'k> Walk<'t, 'k> {
             let done = match event {
                 Event::Scalar(raw, style, 0, None) => {
                     if let Some(Frame::Map(_, seen, key @ None)) = stack.last_mut() {
-                        let kd = self.keys.leaf(KEY, key_text(&raw, style)?.as_bytes());
-                        if !seen.insert(kd) {
+                        let text = match raw {
+                            Cow::Borrowed(raw) => key_text(raw, style)?,
+                            Cow::Owned(raw) => Cow::Owned(key_text(&raw, style)?.into_owned()),
+                        };
+                        if !seen.insert(key_hash(&text)) {
                             return None;
                         }
-                        *key = Some(kd);
+                        *key = Some(text);
                         event = self.next()?;
                         continue;
                     }
-                    self.keys.scalar(&raw, style)
+                    match raw {
+                        Cow::Borrowed(raw) => self.keys.scalar(raw, style),
+                        Cow::Owned(raw) => self.keys.scalar(&raw, style).into_owned(),
+                    }
                 }
                 Event::MappingStart(0, None) | Event::SequenceStart(0, None) => {
                     if depth + stack.len() >= MAX_DEPTH
@@ -500,11 +560,11 @@ impl<'t, 'k> Walk<'t, 'k> {
                     continue;
                 }
                 Event::SequenceEnd => match stack.pop()? {
-                    Frame::Seq(items) => items.finish(self.keys),
+                    Frame::Seq(items) => Part::Collection(items.finish(self.keys)),
                     Frame::Map(..) => return None,
                 },
                 Event::MappingEnd => match stack.pop()? {
-                    Frame::Map(entries, _, None) => entries.finish(self.keys),
+                    Frame::Map(entries, _, None) => Part::Collection(entries.finish(self.keys)),
                     _ => return None,
                 },
                 // anchors, aliases, tags
@@ -512,10 +572,10 @@ impl<'t, 'k> Walk<'t, 'k> {
             };
             match stack.last_mut() {
                 None => return Some(done),
-                Some(Frame::Seq(items)) => items.push(done),
+                Some(Frame::Seq(items)) => items.push(self.keys.digest(&done)),
                 Some(Frame::Map(entries, _, key)) => {
                     let key = key.take()?;
-                    entries.add(self.keys.entry(key, done));
+                    entries.add(self.keys.entry(&key, &done));
                 }
             }
             event = self.next()?;

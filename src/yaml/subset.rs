@@ -34,10 +34,14 @@ pub enum Events<'t> {
 }
 
 impl<'t> Events<'t> {
-    pub fn of(text: &'t str) -> Self {
+    /// `None` for a text holding a byte order mark, which the callers
+    /// leave to the exact path (the reader gives up on one, so only a text
+    /// it does not read is searched).
+    pub fn of(text: &'t str) -> Option<Self> {
         match Some(text).filter(|t| t.len() < MAX_HELD).and_then(events) {
-            Some(events) => Events::Read(events.into_iter()),
-            None => Events::Parsed(Box::new(Parser::new_from_str(text))),
+            Some(events) => Some(Events::Read(events.into_iter())),
+            None if text.contains('\u{feff}') => None,
+            None => Some(Events::Parsed(Box::new(Parser::new_from_str(text)))),
         }
     }
 }
@@ -75,7 +79,13 @@ pub fn events(text: &str) -> Option<Vec<Event<'_>>> {
 /// and no non-character.
 fn simple_characters(text: &str) -> bool {
     let b = text.as_bytes();
-    if b.iter().any(|&c| (c < b' ' && c != b'\n') || c == 0x7f) {
+    // (a fold without an early exit per byte: the compiler vectorises it)
+    let odd = |block: &[u8]| {
+        block.iter().fold(false, |odd, &c| {
+            odd | ((c < b' ') & (c != b'\n')) | (c == 0x7f)
+        })
+    };
+    if b.chunks(256).any(odd) {
         return false;
     }
     b.is_ascii()

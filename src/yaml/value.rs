@@ -277,6 +277,20 @@ pub(crate) fn key_text(raw: &str, style: ScalarStyle) -> Option<std::borrow::Cow
     }
 }
 
+/// A hash of a mapping key's text for a [`KeySet`] (FNV-1a: keys are
+/// short, and SipHash's setup cost showed in profiles). Equal keys hash
+/// alike; a collision only sends the text to a slower path.
+pub(crate) fn key_hash(key: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Set apart a decoded key's hash from a resolved one's in one [`KeySet`].
+const DECODED: u64 = 0x9e37_79b9_7f4a_7c15;
+
 /// What [`quick_check`] learns of a valid text: the first document's
 /// object label, as the planner names objects (`Kind/name` when the top
 /// mapping has a scalar `kind` and `apiVersion`).
@@ -292,9 +306,6 @@ pub struct Checked {
 /// mapping alike once resolved or decoded); `None` when it cannot tell
 /// (then [`documents`] decides and names any error).
 pub fn quick_check(text: &str) -> Option<Checked> {
-    if text.contains('\u{feff}') {
-        return None;
-    }
     // the keys of each open mapping, as hashes of their resolved and their
     // decoded text (a hash collision only sends the text to the slow path)
     enum Frame {
@@ -314,15 +325,8 @@ pub fn quick_check(text: &str) -> Option<Checked> {
         Metadata,
         Name,
     }
-    // FNV-1a: keys are short, and SipHash's setup cost showed in profiles
-    let hash = |tag: u8, s: &str| {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(tag);
-        for b in s.bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        h
-    };
-    let mut events = super::subset::Events::of(text);
+    // (a text with a BOM: None)
+    let mut events = super::subset::Events::of(text)?;
     let mut stack: Vec<Frame> = Vec::new();
     let mut docs = 0usize;
     let (mut kind, mut api_version, mut name) = (None, false, None);
@@ -380,7 +384,7 @@ pub fn quick_check(text: &str) -> Option<Checked> {
                 } else {
                     raw
                 };
-                if !keys.insert(hash(0, &resolved)) || !keys.insert(hash(1, decoded)) {
+                if !keys.insert(key_hash(&resolved)) || !keys.insert(key_hash(decoded) ^ DECODED) {
                     return None;
                 }
                 *next = match (first_doc, depth, in_metadata, raw.as_ref()) {
