@@ -1,5 +1,6 @@
 //! The self-check's fast path: a digest of what a document means, read
-//! from saphyr's events without building its values, with the planned
+//! from its events (the subset reader's, `yaml::subset`, where it reads the
+//! text, else saphyr's) without building its values, with the planned
 //! intents applied on the way. Only the small subtrees an intent replaces
 //! or creates (an image string, an `imagePullSecrets` list) are built as
 //! values; a huge mapping an edit passes through is still only hashed.
@@ -7,7 +8,8 @@
 //! A digest is 64 bits of SipHash-1-3 under a key drawn for each run, the
 //! same shape as [`Value`] equality: scalars as kubectl resolves them,
 //! sequences in order, mappings as sets of entries (the sum of their
-//! hashes). Equal digests of the input (plus intents) and the output mean
+//! hashes; an entry is one hash of its key's text and its value's, see
+//! [`Part`]). Equal digests of the input (plus intents) and the output mean
 //! equal values, but for a chance of about 2^-64 per document that a text
 //! cannot aim at without the key. (Two lanes, 128 bits, cost 10% of the
 //! time of a document with 327,680 annotations, for no safety a user

@@ -1,6 +1,7 @@
 //! The self-check: re-parse input and output with an independent parser
-//! (saphyr) and require, document by document, that the output means
-//! exactly the input plus the planned intents.
+//! (saphyr; for the digest, the subset reader held to saphyr's events) and
+//! require, document by document, that the output means exactly the input
+//! plus the planned intents.
 use serde_json::{Value, json};
 
 use super::digest;
