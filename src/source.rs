@@ -101,14 +101,16 @@ impl Source {
         })
     }
 
-    /// The bytes to write for `text`, with the BOM restored if the input had one.
-    pub fn encode(&self, text: &str) -> Vec<u8> {
-        let mut out = Vec::with_capacity(text.len() + 3);
-        if self.bom {
-            out.extend_from_slice(BOM.as_bytes());
+    /// The bytes to write for `text`, with the BOM restored if the input
+    /// had one (without one, `text` itself: no copy of a big output).
+    pub fn encode<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, [u8]> {
+        if !self.bom {
+            return std::borrow::Cow::Borrowed(text.as_bytes());
         }
+        let mut out = Vec::with_capacity(text.len() + 3);
+        out.extend_from_slice(BOM.as_bytes());
         out.extend_from_slice(text.as_bytes());
-        out
+        std::borrow::Cow::Owned(out)
     }
 
     /// A located error at a byte offset of `text`.
@@ -369,7 +371,13 @@ mod tests {
         let s = Source::decode("f", None, b"\xef\xbb\xbfa: 1\n".to_vec()).unwrap();
         assert!(s.bom);
         assert_eq!(s.text, "a: 1\n");
-        assert_eq!(s.encode("b: 2\n"), b"\xef\xbb\xbfb: 2\n");
+        assert_eq!(&*s.encode("b: 2\n"), b"\xef\xbb\xbfb: 2\n");
+        // without a BOM the text itself is written, not a copy
+        let plain = Source::decode("f", None, b"a: 1\n".to_vec()).unwrap();
+        assert!(matches!(
+            plain.encode("b: 2\n"),
+            std::borrow::Cow::Borrowed(b"b: 2\n")
+        ));
     }
 
     #[test]

@@ -86,8 +86,12 @@ pub fn check(data: &[u8]) {
     for chunk in kubectl_tingyun::yaml::stream::split(&outcome.output) {
         subset_agrees(&outcome.output[chunk.start..chunk.end]);
     }
-    let again = Source::decode("fuzz.yaml", None, source.encode(&outcome.output))
-        .expect("the output decodes");
+    let again = Source::decode(
+        "fuzz.yaml",
+        None,
+        source.encode(&outcome.output).into_owned(),
+    )
+    .expect("the output decodes");
     match patch_source(&again, &edits) {
         Ok(second) => assert!(
             !second.changed(),
