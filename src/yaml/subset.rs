@@ -479,13 +479,7 @@ impl<'t> Reader<'t> {
                     run = i;
                     continue;
                 }
-                let v = match owned {
-                    Some(mut s) => {
-                        s.push_str(&self.text[run..q]);
-                        Cow::Owned(s)
-                    }
-                    None => Cow::Borrowed(&self.text[body..q]),
-                };
+                let v = self.unquoted(owned, body, run, q);
                 return Some((v, ScalarStyle::SingleQuoted, q + 1));
             }
         }
@@ -495,13 +489,7 @@ impl<'t> Reader<'t> {
         while i < end {
             match b[i] {
                 b'"' => {
-                    let v = match owned {
-                        Some(mut s) => {
-                            s.push_str(&self.text[run..i]);
-                            Cow::Owned(s)
-                        }
-                        None => Cow::Borrowed(&self.text[body..i]),
-                    };
+                    let v = self.unquoted(owned, body, run, i);
                     return Some((v, ScalarStyle::DoubleQuoted, i + 1));
                 }
                 b'\\' => {
@@ -516,6 +504,25 @@ impl<'t> Reader<'t> {
             }
         }
         None
+    }
+
+    /// A quoted scalar's value closing at `close`: what escapes decoded so
+    /// far (`owned`, up to `run`) and the rest, or the text from `body` when
+    /// nothing was decoded.
+    fn unquoted(
+        &self,
+        owned: Option<String>,
+        body: usize,
+        run: usize,
+        close: usize,
+    ) -> Cow<'t, str> {
+        match owned {
+            Some(mut s) => {
+                s.push_str(&self.text[run..close]);
+                Cow::Owned(s)
+            }
+            None => Cow::Borrowed(&self.text[body..close]),
+        }
     }
 
     /// The escape after a `\` at `at`: the character and the bytes it took.
