@@ -165,11 +165,15 @@ impl<'t> Reader<'t> {
     /// `---` / `...` marker (which [`Reader::document`] then refuses).
     fn next_line(&mut self) -> Option<Line> {
         let line = self.skip_blank()?;
-        let marker = line.indent == 0
-            && (self.text[line.start..].starts_with("---")
-                || self.text[line.start..].starts_with("..."))
-            && matches!(self.b.get(line.start + 3), None | Some(b' ' | b'\n'));
-        (!marker).then_some(line)
+        self.marker(line).is_none().then_some(line)
+    }
+
+    /// The `---` or `...` marker that `line` is, if it is one.
+    fn marker(&self, line: Line) -> Option<&'static str> {
+        let rest = &self.text[line.start..];
+        let marker = ["---", "..."].into_iter().find(|m| rest.starts_with(m))?;
+        let ends = matches!(self.b.get(line.start + 3), None | Some(b' ' | b'\n'));
+        (line.indent == 0 && ends).then_some(marker)
     }
 
     fn document(&mut self) -> Option<()> {
@@ -179,12 +183,17 @@ impl<'t> Reader<'t> {
         if line.indent == 0 && first == b'%' {
             return None; // a directive
         }
-        let explicit = line.indent == 0 && self.text[line.start..].starts_with("---");
+        let explicit = match self.marker(line) {
+            Some("---") => true,
+            Some(_) => return None, // `...` before any content
+            // (`---x` is no marker, but not read here either)
+            None if line.indent == 0 && self.text[line.start..].starts_with("---") => return None,
+            None => false,
+        };
         if explicit {
             let end = self.line_end(line.start);
-            let after = line.start + 3;
-            if !(after == end || self.b[after] == b' ') || !self.rest_blank(after, end) {
-                return None; // content on the marker's line, or not a marker
+            if !self.rest_blank(line.start + 3, end) {
+                return None; // content on the marker's line
             }
             self.pos = self.after_line(end);
             line = self.next_line()?;
@@ -687,6 +696,9 @@ mod tests {
             "a: b\r\n",
             "%YAML 1.2\n---\na: 1\n",
             "a: 1\n...\n",
+            // (fuzzer: `...` first is a marker, and saphyr refuses what follows)
+            "... <<: --\n",
+            "...\na: 1\n",
             "a: 1\n---\nb: 2\n",
             "--- a: 1\n",
             "? a\n: b\n",
