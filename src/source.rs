@@ -299,6 +299,17 @@ pub fn next_line_start(text: &str, pos: usize) -> usize {
     newline_from(text, pos).map_or(text.len(), |i| i + 1)
 }
 
+/// A character the project's own YAML readers (the span scanner, the
+/// self-check's subset reader) leave to a full parser: a C1 control,
+/// YAML 1.1's other line breaks (U+2028, U+2029; U+0085 is a C1 control),
+/// a byte order mark, the non-characters U+FFFE and U+FFFF.
+pub fn unusual_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+    )
+}
+
 /// The offset of the first `\n` at or after byte `pos` (any byte offset).
 /// Eight bytes at a time: lines are short, so a search with a per-call
 /// setup (`str::find`, `memchr`) costs more than it saves.

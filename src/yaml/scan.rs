@@ -51,13 +51,7 @@ fn plain_text_lines(text: &str) -> Option<Vec<usize>> {
             _ => {}
         }
     }
-    let odd = |c: char| {
-        matches!(
-            c,
-            '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-        )
-    };
-    (ascii || !text.chars().any(odd)).then_some(starts)
+    (ascii || !text.chars().any(crate::source::unusual_char)).then_some(starts)
 }
 
 /// A line with content: where it starts and how many spaces precede it.

@@ -41,8 +41,13 @@ impl<'t> Events<'t> {
         match Some(text).filter(|t| t.len() < MAX_HELD).and_then(events) {
             Some(events) => Some(Events::Read(events.into_iter())),
             None if text.contains('\u{feff}') => None,
-            None => Some(Events::Parsed(Box::new(Parser::new_from_str(text)))),
+            None => Some(Events::saphyr(text)),
         }
+    }
+
+    /// saphyr's events of `text`, whatever it holds.
+    pub fn saphyr(text: &'t str) -> Self {
+        Events::Parsed(Box::new(Parser::new_from_str(text)))
     }
 }
 
@@ -88,14 +93,7 @@ fn simple_characters(text: &str) -> bool {
     if b.chunks(256).any(odd) {
         return false;
     }
-    b.is_ascii()
-        || !text.chars().any(|c| {
-            matches!(
-                c,
-                '\u{80}'
-                    ..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-            )
-        })
+    b.is_ascii() || !text.chars().any(crate::source::unusual_char)
 }
 
 /// A content line (neither blank nor only a comment): where it starts and

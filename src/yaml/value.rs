@@ -174,8 +174,8 @@ pub fn duplicated_key(text: &str, info: &str, line: usize, col: usize) -> Option
 /// [`node_value`]), which the loader then decides.
 fn quick_values(text: &str) -> Option<Vec<Value>> {
     use saphyr_parser::Event;
-    let mut parser = saphyr_parser::Parser::new_from_str(text);
-    let mut next = || parser.next_event()?.ok().map(|(event, _)| event);
+    let mut events = super::subset::Events::saphyr(text);
+    let mut next = || events.next();
     let mut docs = Vec::new();
     let mut root: Option<Value> = None;
     loop {
