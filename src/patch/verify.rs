@@ -118,14 +118,11 @@ fn check_range(
                     .is_some_and(|e| digest::of(out_text, keys, &shape) == Some(e))
             } else {
                 // a huge document: its input and output on two cores
-                std::thread::scope(|scope| {
-                    let output = scope.spawn(|| digest::of(out_text, keys, &shape));
-                    let e = digest::of(in_text, keys, &trie);
-                    let a = output
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    e.is_some() && e == a
-                })
+                let (a, e) = super::parallel::join(
+                    || digest::of(out_text, keys, &shape),
+                    || digest::of(in_text, keys, &trie),
+                );
+                e.is_some() && e == a
             };
             if same {
                 continue;
