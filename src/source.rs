@@ -67,7 +67,12 @@ impl Source {
                 "UTF-16 encoded file: convert it to UTF-8 first (e.g. iconv -f UTF-16 -t UTF-8)",
             ));
         }
-        if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        // (`contains` is core's word-at-a-time memchr; `position` goes byte by byte)
+        if let Some(pos) = bytes
+            .contains(&0)
+            .then(|| bytes.iter().position(|&b| b == 0))
+            .flatten()
+        {
             let (line, col) = byte_line_col(&bytes, pos);
             return Err(Located::new(
                 label,

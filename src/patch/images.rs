@@ -130,7 +130,7 @@ pub fn looks_like_image(s: &str) -> bool {
     }
     if !s
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@'))
     {
         return false;
     }
@@ -147,11 +147,18 @@ pub fn looks_like_image(s: &str) -> bool {
 }
 
 /// A cheap textual pre-check for [`warn_lookalikes`]: does any token of
-/// `text` look like an image reference?
-pub(crate) fn any_lookalike_text(text: &str) -> bool {
+/// `text` whose `/` is outside the `skip` ranges look like an image
+/// reference? (Every scalar the walk would warn about has such a token.)
+pub(crate) fn any_lookalike_text(text: &str, skip: &[Range<usize>]) -> bool {
     // only tokens with a `/` can be one: look around each `/` (most
     // documents have few), not at every token
-    let separator = |c: char| c.is_whitespace() || "=\"',;[]{}#".contains(c);
+    let separator = |c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '=' | '"' | '\'' | ',' | ';' | '[' | ']' | '{' | '}' | '#'
+            )
+    };
     let mut from = 0;
     while let Some(at) = text[from..].find('/').map(|i| from + i) {
         let start = text[..at]
@@ -163,7 +170,9 @@ pub(crate) fn any_lookalike_text(text: &str) -> bool {
             .char_indices()
             .find(|&(_, c)| separator(c))
             .map_or(text.len(), |(i, _)| at + i);
-        if looks_like_image(text[start..end].trim_end_matches(':')) {
+        if !skip.iter().any(|s| s.contains(&at))
+            && looks_like_image(text[start..end].trim_end_matches(':'))
+        {
             return true;
         }
         from = end.max(at + 1);
@@ -174,6 +183,10 @@ pub(crate) fn any_lookalike_text(text: &str) -> bool {
 /// Warn about image-like strings outside container image fields.
 pub(crate) fn warn_lookalikes(layer: &mut Layer, root: Node, skip: &[Range<usize>]) {
     let src = layer.text;
+    if !any_lookalike_text(src, skip) {
+        // (the common case: the only image-like strings are the image fields)
+        return;
+    }
     let inside = |r: Range<usize>| skip.iter().any(|s| s.start <= r.start && r.end <= s.end);
     let mut found = Vec::new();
     cst::walk(root, |n| {
@@ -193,11 +206,12 @@ pub(crate) fn warn_lookalikes(layer: &mut Layer, root: Node, skip: &[Range<usize
             "block_scalar" => {
                 let raw = &src[n.byte_range()];
                 let mut offset = n.start_byte();
-                for piece in
-                    raw.split_inclusive(|c: char| c.is_whitespace() || "=\"',;".contains(c))
-                {
-                    let token =
-                        piece.trim_end_matches(|c: char| c.is_whitespace() || "=\"',;".contains(c));
+                for piece in raw.split_inclusive(|c: char| {
+                    c.is_whitespace() || matches!(c, '=' | '"' | '\'' | ',' | ';')
+                }) {
+                    let token = piece.trim_end_matches(|c: char| {
+                        c.is_whitespace() || matches!(c, '=' | '"' | '\'' | ',' | ';')
+                    });
                     if looks_like_image(token) {
                         found.push((offset, token.to_string()));
                     }
@@ -232,7 +246,7 @@ mod tests {
         fn lookalike_precheck_reads_every_token(
             text in "([a-z.:/@=\"' #{}\u{3000}\u{e9}\n-]|r.io/a:1|x/y:z){0,40}"
         ) {
-            prop_assert_eq!(any_lookalike_text(&text), any_token_looks_like_an_image(&text), "{:?}", text);
+            prop_assert_eq!(any_lookalike_text(&text, &[]), any_token_looks_like_an_image(&text), "{:?}", text);
         }
     }
 
@@ -248,9 +262,22 @@ mod tests {
             ("a/b/c/d/e", false),
             ("", false),
         ] {
-            assert_eq!(any_lookalike_text(text), want, "{text:?}");
+            assert_eq!(any_lookalike_text(text, &[]), want, "{text:?}");
             assert_eq!(any_token_looks_like_an_image(text), want, "{text:?}");
         }
+    }
+
+    /// Tokens whose `/` lies in a skipped range (the image fields) do not
+    /// count; one elsewhere does.
+    #[test]
+    fn lookalike_precheck_skips_image_fields() {
+        let text = "image: r.io/a:1\nnote: \"q.io/b:2\"\n";
+        let image = text.find("r.io").unwrap()..text.find("\nnote").unwrap();
+        let note = text.find("\"q.io").unwrap()..text.len() - 1;
+        assert!(any_lookalike_text(text, std::slice::from_ref(&image)));
+        assert!(any_lookalike_text(text, std::slice::from_ref(&note)));
+        assert!(!any_lookalike_text(text, &[image.clone(), note]));
+        assert!(!any_lookalike_text(&text[..image.end], &[image]));
     }
 
     #[test]

@@ -137,7 +137,7 @@ fn plan_range(
             continue;
         }
         let relevant = may_need_edits(chunk_text, edits);
-        let lookalikes = edits.registry.is_some() && images::any_lookalike_text(chunk_text);
+        let lookalikes = edits.registry.is_some() && images::any_lookalike_text(chunk_text, &[]);
         // A document that no edit targets and no warning looks into is only
         // checked, on saphyr's event stream without building a tree; what
         // that check cannot vouch for takes the full path (which names the error).
@@ -382,7 +382,7 @@ fn list_item(
     let path = vec![Seg::Key("items".into()), Seg::Index(item.index)];
     let label = object_label(top, &piece.text).unwrap_or_default();
     ctx.object(&mut layer, top, path, false, label)?;
-    if edits.registry.is_some() && images::any_lookalike_text(&piece.text) {
+    if edits.registry.is_some() {
         images::warn_lookalikes(&mut layer, root, &image_nodes);
     }
     for w in layer.warnings {
