@@ -97,8 +97,11 @@ pub fn secret_value_spans_around(text: &str, offsets: &[usize]) -> Vec<(usize, u
     if offsets.is_empty() {
         return Vec::new();
     }
+    let mut sorted = offsets.to_vec();
+    sorted.sort_unstable();
     secret_value_spans_where(text, |start, end| {
-        offsets.iter().any(|&o| start <= o && o < end)
+        let i = sorted.partition_point(|&o| o < start);
+        sorted.get(i).is_some_and(|&o| o < end)
     })
 }
 

@@ -190,33 +190,48 @@ pub struct LineIndex {
 /// 1-based line numbers of offsets asked in increasing order, counting
 /// the newlines in between: one pass over the text, nothing stored.
 pub struct LineCounter<'t> {
-    text: &'t [u8],
+    text: &'t str,
     at: usize,
     line: usize,
+    /// Where the line of `at` starts.
+    line_start: usize,
 }
 
 impl<'t> LineCounter<'t> {
     pub fn new(text: &'t str) -> Self {
         LineCounter {
-            text: text.as_bytes(),
+            text,
             at: 0,
             line: 1,
+            line_start: 0,
         }
     }
 
-    /// The line of byte `offset`; offsets must not decrease from one call
-    /// to the next (an earlier one restarts the count from the start).
+    /// The line of byte `offset`; offsets should not decrease from one
+    /// call to the next (an earlier one restarts the count from the start).
     pub fn line(&mut self, offset: usize) -> usize {
         let offset = offset.min(self.text.len());
         if offset < self.at {
-            (self.at, self.line) = (0, 1);
+            (self.at, self.line, self.line_start) = (0, 1, 0);
         }
-        self.line += self.text[self.at..offset]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+        let between = &self.text.as_bytes()[self.at..offset];
+        let newlines = between.iter().filter(|&&b| b == b'\n').count();
+        if newlines > 0 {
+            self.line += newlines;
+            self.line_start = self.at + between.iter().rposition(|&b| b == b'\n').unwrap_or(0) + 1;
+        }
         self.at = offset;
         self.line
+    }
+
+    /// 1-based line and character column of byte `offset` (as [`line_col`]).
+    pub fn line_col(&mut self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line(offset);
+        (line, self.text[self.line_start..offset].chars().count() + 1)
     }
 }
 
@@ -378,6 +393,41 @@ mod tests {
         // past the end, and going back
         assert_eq!(counter.line(100), 7);
         assert_eq!(counter.line(3), 3);
+    }
+
+    /// Line and character column, counted by hand: every offset in order,
+    /// in steps, and going back.
+    #[test]
+    fn line_counter_columns_are_counted_by_hand() {
+        let text = "ab\n\u{e9}t\u{e9}: x\r\n\n  - \u{1f600}y\nz";
+        let by_hand = |o: usize| -> (usize, usize) {
+            let (mut line, mut col) = (1, 1);
+            for (i, c) in text.char_indices() {
+                if i >= o {
+                    break;
+                }
+                if c == '\n' {
+                    (line, col) = (line + 1, 1);
+                } else {
+                    col += 1;
+                }
+            }
+            (line, col)
+        };
+        for step in [1, 2, 3, 7] {
+            let mut counter = LineCounter::new(text);
+            for o in (0..=text.len()).step_by(step) {
+                if text.is_char_boundary(o) {
+                    assert_eq!(counter.line_col(o), by_hand(o), "offset {o} step {step}");
+                }
+            }
+        }
+        let mut counter = LineCounter::new(text);
+        assert_eq!(counter.line_col(text.len()), (5, 2));
+        assert_eq!(counter.line_col(5), (2, 2));
+        // inside a character: the character's own column
+        assert_eq!(counter.line_col(4), (2, 1));
+        assert_eq!(counter.line_col(1), (1, 2));
     }
 
     use super::*;

@@ -188,9 +188,21 @@ pub(crate) fn warn_lookalikes(layer: &mut Layer, root: Node, skip: &[Range<usize
         return;
     }
     let inside = |r: Range<usize>| skip.iter().any(|s| s.start <= r.start && r.end <= s.end);
+    // every scalar warned about has a `/` in its text, outside the image
+    // fields: the walk goes only into nodes that hold one
+    let slashes: Vec<usize> = src
+        .match_indices('/')
+        .map(|(i, _)| i)
+        .filter(|i| !skip.iter().any(|s| s.contains(i)))
+        .collect();
+    let holds_slash = |r: Range<usize>| {
+        let i = slashes.partition_point(|&p| p < r.start);
+        slashes.get(i).is_some_and(|&p| p < r.end)
+    };
     let mut found = Vec::new();
     cst::walk(root, |n| {
-        if inside(n.byte_range()) {
+        let range = n.byte_range();
+        if !holds_slash(range.clone()) || inside(range) {
             return cst::Walk::Skip;
         }
         match n.kind() {

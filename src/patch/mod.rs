@@ -25,7 +25,7 @@ use crate::dry_run::DryRun;
 use crate::error::Located;
 use crate::exit::Status;
 use crate::output::Output;
-use crate::source::{LineIndex, Source};
+use crate::source::Source;
 pub use images::{looks_like_image, relocate};
 pub use options::{EditSet, PatchOptions};
 
@@ -188,13 +188,14 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
 /// The `LINE:COL: warning: ...` lines of `found`; a warning about a
 /// Secret's data/stringData value hides it, as diffs do.
 fn warning_lines(source: &Source, found: &[plan::Warning]) -> Vec<String> {
-    let input_lines = LineIndex::new(&source.text);
+    // (warnings come in document order: lines counted from one to the next)
+    let mut lines = crate::source::LineCounter::new(&source.text);
     let offsets: Vec<usize> = found.iter().map(|w| w.offset).collect();
     let secrets = crate::diff::secret_value_spans_around(&source.text, &offsets);
     found
         .iter()
         .map(|w| {
-            let (line, col) = input_lines.line_col(&source.text, w.offset);
+            let (line, col) = lines.line_col(w.offset);
             let msg = match secrets
                 .iter()
                 .find(|(s, e)| *s <= w.offset && w.offset < *e)
