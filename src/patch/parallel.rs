@@ -20,6 +20,11 @@ const RANGES_PER_THREAD: usize = 8;
 /// The smallest range worth handing out on its own.
 const MIN_RANGE_BYTES: usize = 8 * 1024;
 
+/// Whether work over `bytes` bytes is big enough for a thread of its own.
+pub(crate) fn worth_a_thread(bytes: usize) -> bool {
+    threads_for(bytes) > 1
+}
+
 /// How many threads to use for a text of `bytes` bytes.
 fn threads_for(bytes: usize) -> usize {
     if bytes < PARALLEL_MIN_BYTES {

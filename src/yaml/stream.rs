@@ -25,7 +25,24 @@ pub fn split(text: &str) -> Vec<Chunk> {
     let mut start = 0;
     let mut has_content = false;
     let mut pos = 0;
+    // Once a document has content only marker lines matter: the next line
+    // starting `---` or `...` is found by a vectorised search for each
+    // (each search goes on from where it stopped: one pass over the text).
+    let bytes = text.as_bytes();
+    let mut dashes = memchr::memmem::find_iter(bytes, b"\n---").peekable();
+    let mut dots = memchr::memmem::find_iter(bytes, b"\n...").peekable();
     while pos < text.len() {
+        if has_content && pos > 0 && bytes[pos - 1] == b'\n' {
+            // the next candidate line at or after `pos` (its `\n` at pos - 1 or later)
+            let next_of = |found: &mut std::iter::Peekable<memchr::memmem::FindIter>| {
+                while found.next_if(|&i| i + 1 < pos).is_some() {}
+                found.peek().map_or(text.len(), |&i| i + 1)
+            };
+            pos = next_of(&mut dashes).min(next_of(&mut dots));
+            if pos >= text.len() {
+                break;
+            }
+        }
         // (a byte loop: lines are short, and `str::find` costs more per call)
         let next = crate::source::newline_from(text, pos).map_or(text.len(), |i| i + 1);
         let line = &text[pos..next];
@@ -80,6 +97,64 @@ mod tests {
             ]
         );
         assert_eq!(p.concat(), text);
+    }
+
+    /// The rule, one line at a time: a marker line `---` starts a new
+    /// document if the current one has content; a `...` line ends one;
+    /// comments, blank lines and directives before content are no content.
+    fn by_lines(text: &str) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let (mut start, mut content, mut pos) = (0, false, 0);
+        for line in text.split_inclusive('\n') {
+            let marker = |m: &str| {
+                line.strip_prefix(m).is_some_and(|r| {
+                    r.is_empty()
+                        || r.starts_with(' ')
+                        || r.starts_with('\t')
+                        || r.starts_with('\r')
+                        || r.starts_with('\n')
+                })
+            };
+            if marker("---") {
+                if content {
+                    out.push((start, pos));
+                    start = pos;
+                }
+                content = true;
+            } else if marker("...") {
+                out.push((start, pos + line.len()));
+                start = pos + line.len();
+                content = false;
+            } else if !(line.trim().is_empty()
+                || line.trim_start().starts_with('#')
+                || line.starts_with('%'))
+            {
+                content = true;
+            }
+            pos += line.len();
+        }
+        if start < text.len() || out.is_empty() {
+            out.push((start, text.len()));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn split_agrees_with_the_rule_line_by_line(
+            lines in proptest::collection::vec(
+                "(---|\\.\\.\\.|----|---x|--- a|...\t|#c|%YAML 1.2|a: 1|  - b|\\.x| |)(\r)?",
+                0..40,
+            ),
+            last_newline in proptest::bool::ANY,
+        ) {
+            let mut text = lines.join("\n");
+            if last_newline {
+                text.push('\n');
+            }
+            let got: Vec<(usize, usize)> = split(&text).iter().map(|c| (c.start, c.end)).collect();
+            proptest::prop_assert_eq!(got, by_lines(&text), "{:?}", text);
+        }
     }
 
     #[test]
