@@ -215,10 +215,11 @@ impl<'t> LineCounter<'t> {
             (self.at, self.line, self.line_start) = (0, 1, 0);
         }
         let between = &self.text.as_bytes()[self.at..offset];
-        let newlines = between.iter().filter(|&&b| b == b'\n').count();
+        // (memchr counts with vector instructions)
+        let newlines = memchr::memchr_iter(b'\n', between).count();
         if newlines > 0 {
             self.line += newlines;
-            self.line_start = self.at + between.iter().rposition(|&b| b == b'\n').unwrap_or(0) + 1;
+            self.line_start = self.at + memchr::memrchr(b'\n', between).unwrap_or(0) + 1;
         }
         self.at = offset;
         self.line

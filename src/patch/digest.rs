@@ -23,7 +23,7 @@
 //! says where the values differ.
 use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, DefaultHasher, Hasher};
 
 use saphyr_parser::{Event, ScalarStyle};
 use serde_json::{Value, json};
@@ -63,7 +63,8 @@ enum Part<'a> {
 pub struct Keys(RandomState);
 
 impl Keys {
-    fn hash(&self, feed: impl Fn(&mut dyn Hasher)) -> Digest {
+    // (generic, not `&mut dyn Hasher`: the writes inline)
+    fn hash(&self, feed: impl FnOnce(&mut DefaultHasher)) -> Digest {
         let mut h = self.0.build_hasher();
         feed(&mut h);
         h.finish()
@@ -88,19 +89,29 @@ impl Keys {
     /// A mapping entry: its key's text and its value, in one hash (the
     /// key's length first, so that where it ends is part of what is hashed).
     fn entry(&self, key: &str, value: &Part) -> Digest {
-        self.hash(|h| match value {
-            Part::Scalar(tag, bytes) => {
-                h.write_u64(u64::from(ENTRY_SCALAR));
+        let (kind, tail): (u64, &[u8]) = match value {
+            Part::Scalar(tag, bytes) => (u64::from(ENTRY_SCALAR) | u64::from(*tag) << 8, bytes),
+            Part::Collection(d) => (u64::from(ENTRY_COLLECTION), &d.to_ne_bytes()),
+        };
+        // One stream: the kind (and the scalar's tag) and the key's length
+        // as words, then the key's bytes and the value's. SipHash reads a
+        // stream the same however it is cut into writes; a short entry is
+        // put together first and written at once (each `write` call
+        // buffers its tail, which cost more than the hashing).
+        let len = 16 + key.len() + tail.len();
+        let mut buf = [0u8; 192];
+        self.hash(|h| {
+            if len <= buf.len() {
+                buf[..8].copy_from_slice(&kind.to_ne_bytes());
+                buf[8..16].copy_from_slice(&(key.len() as u64).to_ne_bytes());
+                buf[16..16 + key.len()].copy_from_slice(key.as_bytes());
+                buf[16 + key.len()..len].copy_from_slice(tail);
+                h.write(&buf[..len]);
+            } else {
+                h.write_u64(kind);
                 h.write_u64(key.len() as u64);
                 h.write(key.as_bytes());
-                h.write_u64(u64::from(*tag));
-                h.write(bytes);
-            }
-            Part::Collection(d) => {
-                h.write_u64(u64::from(ENTRY_COLLECTION));
-                h.write_u64(key.len() as u64);
-                h.write(key.as_bytes());
-                h.write_u64(*d);
+                h.write(tail);
             }
         })
     }
@@ -625,6 +636,41 @@ mod tests {
             crate::patch::verify::apply(target, &i.op);
         }
         Some(v)
+    }
+
+    /// An entry is one stream (kind and tag, key length, key, value)
+    /// whether it is put together first (short) or written piece by piece
+    /// (long): equal for every length around the cut, different when the
+    /// key/value boundary moves.
+    #[test]
+    fn an_entry_hashes_the_same_stream_short_or_long() {
+        let keys = Keys::default();
+        let by_pieces = |kind: u64, key: &str, tail: &[u8]| {
+            let mut h = keys.0.build_hasher();
+            h.write_u64(kind);
+            h.write_u64(key.len() as u64);
+            for b in key.as_bytes().iter().chain(tail) {
+                h.write_u8(*b);
+            }
+            h.finish()
+        };
+        let value: String = (0..400)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        for n in (150..=200).chain([0, 1, 399]) {
+            let bytes = &value.as_bytes()[..n];
+            let got = keys.entry("key", &Part::Scalar(STRING, Cow::Borrowed(bytes)));
+            let kind = u64::from(ENTRY_SCALAR) | u64::from(STRING) << 8;
+            assert_eq!(got, by_pieces(kind, "key", bytes), "value of {n} bytes");
+        }
+        let d: Digest = 0x0123_4567_89ab_cdef;
+        assert_eq!(
+            keys.entry(&value[..190], &Part::Collection(d)),
+            by_pieces(u64::from(ENTRY_COLLECTION), &value[..190], &d.to_ne_bytes())
+        );
+        let a = keys.entry("ab", &Part::Scalar(STRING, Cow::Borrowed(b"c")));
+        let b = keys.entry("a", &Part::Scalar(STRING, Cow::Borrowed(b"bc")));
+        assert_ne!(a, b);
     }
 
     /// Every document of every YAML file under testdata: where the digest

@@ -165,15 +165,15 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
     // changes are in order; no index of the whole output is needed)
     let mut lines = crate::source::LineCounter::new(&output);
     let reported = changes
-        .iter()
+        .into_iter()
         .zip(offsets)
         .map(|(c, off)| {
             let lead = c.splice.text.len() - c.splice.text.trim_start_matches(['\r', '\n']).len();
             Reported {
                 line: lines.line(off + lead),
-                object: c.object.clone(),
-                namespace: c.namespace.clone(),
-                what: c.what.clone(),
+                object: c.object,
+                namespace: c.namespace,
+                what: c.what,
             }
         })
         .collect();
