@@ -445,12 +445,17 @@ pub fn quick_check(text: &str) -> Option<Checked> {
 }
 
 /// The key hashes of one mapping in [`quick_check`]: a short list searched
-/// in order (most mappings have a few keys), a hash set once it grows.
+/// in order, held in place (most mappings have a few keys: no allocation
+/// per mapping), a hash set once it grows.
 #[derive(Default)]
 pub(crate) struct KeySet {
-    few: Vec<u64>,
+    few: [u64; FEW_KEYS],
+    len: usize,
     many: Option<std::collections::HashSet<u64, Mix>>,
 }
+
+/// Keys a [`KeySet`] holds in place.
+const FEW_KEYS: usize = 16;
 
 /// The hash-set hasher of a [`KeySet`]: its keys are hashes already, so a
 /// finalizer over the key xor a secret drawn per set is enough (keys that
@@ -500,13 +505,16 @@ impl KeySet {
         if let Some(many) = &mut self.many {
             return many.insert(h);
         }
-        if self.few.contains(&h) {
+        if self.few[..self.len].contains(&h) {
             return false;
         }
-        self.few.push(h);
-        if self.few.len() > 32 {
+        if self.len < FEW_KEYS {
+            self.few[self.len] = h;
+            self.len += 1;
+        } else {
             let mut many = std::collections::HashSet::with_capacity_and_hasher(64, Mix::new());
-            many.extend(self.few.drain(..));
+            many.extend(self.few);
+            many.insert(h);
             self.many = Some(many);
         }
         true
@@ -831,6 +839,25 @@ fn mapping(map: &AnnotatedMapping<MarkedYaml>) -> Result<Value, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Distinct keys go in, a repeated one is refused: below, at and past
+    /// the number held in place, found again after the set spilled.
+    #[test]
+    fn key_sets_refuse_repeats_at_every_size() {
+        for n in [1, FEW_KEYS - 1, FEW_KEYS, FEW_KEYS + 1, 100] {
+            let mut set = KeySet::default();
+            let hashes: Vec<u64> = (0..n as u64)
+                .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                .collect();
+            for h in &hashes {
+                assert!(set.insert(*h), "{n} keys: {h} refused");
+            }
+            for h in &hashes {
+                assert!(!set.insert(*h), "{n} keys: repeated {h} accepted");
+            }
+            assert!(set.insert(1), "{n} keys: a new one refused");
+        }
+    }
     use serde_json::json;
 
     #[test]
