@@ -455,7 +455,7 @@ pub(crate) struct KeySet {
 }
 
 /// Keys a [`KeySet`] holds in place.
-const FEW_KEYS: usize = 16;
+const FEW_KEYS: usize = 8;
 
 /// The hash-set hasher of a [`KeySet`]: its keys are hashes already, so a
 /// finalizer over the key xor a secret drawn per set is enough (keys that
