@@ -131,8 +131,15 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
         }
     }
     let mut changes = std::mem::take(&mut plan.changes);
-    let (output, offsets) = splice::apply(&source.text, &mut changes)
-        .map_err(|e| anyhow::anyhow!("internal error: {e}; nothing was written"))?;
+    let (output, offsets) = match splice::apply(&source.text, &mut changes) {
+        Ok(done) => done,
+        // (the plan leaves keys written twice to the self-check; edits of
+        // such a document are refused for that first)
+        Err(e) => match plan::first_duplicate(source, &plan.chunks, plan.chunks.len()) {
+            Some(dup) => return Err(dup.into()),
+            None => bail!("internal error: {e}; nothing was written"),
+        },
+    };
     match verify::check(source, &output, &plan) {
         Ok(()) => {}
         Err(verify::Failure::Input(located)) => return Err(located.into()),

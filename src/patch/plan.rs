@@ -95,10 +95,14 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
     // available cores, then merge in document order (the first error in
     // document order wins, as in a sequential run).
     let parts = super::parallel::map_ranges(&chunks, |range| {
-        plan_range(source, edits, &chunks, range, file_style)
+        let mut at = range.start;
+        plan_range(source, edits, &chunks, range, file_style, &mut at).map_err(|e| (at, e))
     });
     for part in parts {
-        let part = part?;
+        // (duplicate keys are left to the self-check, which refuses them
+        // with the same message; a document before this error, or this
+        // one, that has one is reported first, as when the plan looked)
+        let part = part.map_err(|(doc, e)| first_duplicate(source, &chunks, doc).unwrap_or(e))?;
         plan.changes.extend(part.changes);
         plan.intents.extend(part.intents);
         plan.warnings.extend(part.warnings);
@@ -113,18 +117,46 @@ pub fn plan(source: &Source, edits: &EditSet) -> Result<Plan, Located> {
     Ok(plan)
 }
 
-/// Plan the documents `range` of `chunks` (chunk fields of the result stay empty).
+/// The first key written twice in documents `0..=upto` of `chunks`, as the
+/// plan reports it (for errors found before the self-check could).
+pub(crate) fn first_duplicate(source: &Source, chunks: &[Chunk], upto: usize) -> Option<Located> {
+    let text = source.text.as_str();
+    chunks
+        .iter()
+        .take(upto.saturating_add(1))
+        .find_map(|whole| {
+            let start = whole.start + bom_skip(&text[whole.start..whole.end]);
+            let chunk_text = &text[start..whole.end];
+            if !limits::fits_span_parser(chunk_text) {
+                return None;
+            }
+            let tree = cst::parse(chunk_text).ok()?;
+            let dup = cst::duplicate_key(tree.root_node(), chunk_text)?;
+            let place = Place {
+                source,
+                outer: |at: usize| start + at,
+                end: "",
+                prefix: "",
+            };
+            Some(place.duplicate(dup))
+        })
+}
+
+/// Plan the documents `range` of `chunks` (chunk fields of the result stay
+/// empty); `at` is left at the document being planned when it fails.
 fn plan_range(
     source: &Source,
     edits: &EditSet,
     chunks: &[Chunk],
     range: std::ops::Range<usize>,
     file_style: Observed,
+    at: &mut usize,
 ) -> Result<Plan, Located> {
     let text = source.text.as_str();
     let mut plan = Plan::default();
     // One document at a time: parse, check, plan, drop the tree.
     for (doc, whole) in chunks.iter().enumerate().take(range.end).skip(range.start) {
+        *at = doc;
         let start = whole.start + bom_skip(&text[whole.start..whole.end]);
         let chunk = &Chunk {
             start,
@@ -164,9 +196,8 @@ fn plan_range(
             prefix: "",
         };
         let tree = cst::parse(chunk_text).map_err(|e| place.error(diagnose(chunk_text, e)))?;
-        if let Some(dup) = cst::duplicate_key(tree.root_node(), chunk_text) {
-            return Err(place.duplicate(dup));
-        }
+        // (a key written twice is refused by the self-check, which reads
+        // every edited or unchecked document again: not looked for here)
         let root = tree.root_node();
         let top = cst::document_content(root);
         let style = if relevant {

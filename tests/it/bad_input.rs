@@ -160,6 +160,21 @@ fn bad_cases() -> Vec<Bad> {
             msg: "duplicate key \"name\" (first defined on line 4): remove one of them",
         },
         Bad {
+            // the first error in document order: a key written twice in an
+            // edited document before a syntax error in a later one
+            name: "duplicate-key-before-a-later-syntax-error",
+            bytes: b"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n  name: b\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: c\n  labels: [x\n",
+            at: (5, 3),
+            msg: "duplicate key \"name\" (first defined on line 4): remove one of them",
+        },
+        Bad {
+            // a key written twice in a workload whose image is edited
+            name: "duplicate-key-in-an-edited-workload",
+            bytes: b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n        image: nginx:1.26\n",
+            at: (11, 9),
+            msg: "duplicate key \"image\" (first defined on line 10): remove one of them",
+        },
+        Bad {
             name: "duplicate-key-second-document",
             bytes: b"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: agent\n  labels: {a: x, a: y}\n",
             at: (10, 18),
