@@ -142,10 +142,10 @@ fn let_workers_move(here: Option<usize>) {
 
 /// Where worker threads run. Measured on this project's 2-vCPU KVM
 /// machines: a new thread is queued on the core of the thread that spawned
-/// it (the guest sees the halted other vCPU as preempted, so the scheduler
-/// does not wake it) and waits there until the spawner stops or the next
-/// load-balancing tick, 0.3-4 ms later: the "parallel" plan ran almost
-/// serially. A worker that restricts itself to the other cores as soon as it
+/// it (likely because the guest sees the halted other vCPU as preempted, so
+/// the scheduler does not wake it) and waits there until the spawner stops
+/// or the next load-balancing tick, 0.3-4 ms later: the "parallel" plan ran
+/// almost serially. A worker that restricts itself to the other cores as soon as it
 /// first runs (the spawner yields once to let it) is moved there by the
 /// kernel at once. The restriction is the worker's own and ends with it; it
 /// is never applied where only one core is allowed.
