@@ -67,12 +67,7 @@ impl Source {
                 "UTF-16 encoded file: convert it to UTF-8 first (e.g. iconv -f UTF-16 -t UTF-8)",
             ));
         }
-        // (`contains` is core's word-at-a-time memchr; `position` goes byte by byte)
-        if let Some(pos) = bytes
-            .contains(&0)
-            .then(|| bytes.iter().position(|&b| b == 0))
-            .flatten()
-        {
+        if let Some(pos) = memchr::memchr(0, &bytes) {
             let (line, col) = byte_line_col(&bytes, pos);
             return Err(Located::new(
                 label,
@@ -227,10 +222,7 @@ impl<'t> LineCounter<'t> {
 
     /// 1-based line and character column of byte `offset` (as [`line_col`]).
     pub fn line_col(&mut self, offset: usize) -> (usize, usize) {
-        let mut offset = offset.min(self.text.len());
-        while !self.text.is_char_boundary(offset) {
-            offset -= 1;
-        }
+        let offset = self.text.floor_char_boundary(offset);
         let line = self.line(offset);
         (line, self.text[self.line_start..offset].chars().count() + 1)
     }

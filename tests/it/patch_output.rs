@@ -327,3 +327,42 @@ fn a_fifo_or_device_as_file_is_refused_at_once() {
     assert!(text(&out.stdout).contains("imagePullSecrets"));
     assert!(Path::new(&fifo).exists());
 }
+
+/// A big output (written on a second thread beside the report) that cannot
+/// be written: the report comes first, then the error naming the file;
+/// exit status 1, nothing created.
+#[test]
+fn a_big_output_that_cannot_be_written_fails_after_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs: String = (0..800)
+        .map(|i| {
+            format!(
+                "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{i}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.{i}\n"
+            )
+        })
+        .collect();
+    assert!(docs.len() > 64 * 1024, "big enough for a second thread");
+    let input = dir.path().join("big.yaml");
+    std::fs::write(&input, &docs).unwrap();
+    let target = dir.path().join("missing-dir").join("out.yaml");
+    let args: Vec<String> = [
+        "patch",
+        input.to_str().unwrap(),
+        "--registry",
+        "harbor.example.com/apm",
+        "-o",
+        target.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = run(dir.path(), &args, None);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let summary = err.find("800 changes in 800 objects").expect(&err);
+    let failure = err
+        .find(&format!("cannot write {}", target.display()))
+        .expect(&err);
+    assert!(summary < failure, "{err}");
+    assert!(!target.exists());
+    assert!(!dir.path().join("missing-dir").exists());
+}
