@@ -87,6 +87,19 @@ impl Outcome {
 /// [`Located`]; a result that fails the self-check is an internal error and
 /// nothing is produced.
 pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome> {
+    patch_source_then(source, edits, |_, _| ()).map(|(outcome, ())| outcome)
+}
+
+/// [`patch_source`], and `stage(output, changed)` once the output is known:
+/// for a big output on a second thread while the self-check runs (writing
+/// and syncing the result took as long as half the check), otherwise after
+/// the check passed. Its result is dropped unused when the check fails;
+/// `stage` must make nothing visible that a drop does not undo.
+pub(crate) fn patch_source_then<T: Send>(
+    source: &Source,
+    edits: &EditSet,
+    stage: impl FnOnce(&str, bool) -> T + Send,
+) -> anyhow::Result<(Outcome, T)> {
     let mut plan = plan::plan(source, edits)?;
     if plan.objects == 0 {
         return Err(Located::new(
@@ -140,34 +153,18 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
             None => bail!("internal error: {e}; nothing was written"),
         },
     };
-    match verify::check(source, &output, &plan) {
-        Ok(()) => {}
-        Err(verify::Failure::Input(located)) => return Err(located.into()),
-        Err(verify::Failure::Shared {
-            object,
-            detail,
-            anchor,
-            name,
-        }) => {
-            return Err(source
-                .error_at(
-                    anchor,
-                    format!(
-                        "{object}: cannot edit safely: the anchor &{name} is used elsewhere \
-                         (*{name} or <<: *{name}), so the edit would also change another place \
-                         ({detail}); replace *{name} with a copy of the anchored value, then run \
-                         again. Nothing was written."
-                    ),
-                )
-                .into());
-        }
-        Err(verify::Failure::Mismatch { object, detail }) => {
-            bail!(
-                "internal error: the edit of {object} failed its self-check ({detail}); nothing was written. \
-                 Please report this with the input file."
-            )
-        }
-    }
+    let changed = !changes.is_empty();
+    let staged = if parallel::worth_a_thread(output.len()) {
+        let (staged, checked) = parallel::join(
+            || stage(&output, changed),
+            || verify::check(source, &output, &plan),
+        );
+        accept(source, checked)?;
+        staged
+    } else {
+        accept(source, verify::check(source, &output, &plan))?;
+        stage(&output, changed)
+    };
     // line numbers: newlines counted from one change to the next (the
     // changes are in order; no index of the whole output is needed)
     let mut lines = crate::source::LineCounter::new(&output);
@@ -184,12 +181,44 @@ pub fn patch_source(source: &Source, edits: &EditSet) -> anyhow::Result<Outcome>
             }
         })
         .collect();
-    Ok(Outcome {
+    let outcome = Outcome {
         output,
         changes: reported,
         warnings,
         objects: plan.objects,
-    })
+    };
+    Ok((outcome, staged))
+}
+
+/// The self-check's verdict as the command's result: the input's own
+/// errors located in the file, a mismatch an internal error.
+fn accept(source: &Source, checked: Result<(), verify::Failure>) -> anyhow::Result<()> {
+    match checked {
+        Ok(()) => Ok(()),
+        Err(verify::Failure::Input(located)) => Err(located.into()),
+        Err(verify::Failure::Shared {
+            object,
+            detail,
+            anchor,
+            name,
+        }) => Err(source
+            .error_at(
+                anchor,
+                format!(
+                    "{object}: cannot edit safely: the anchor &{name} is used elsewhere \
+                         (*{name} or <<: *{name}), so the edit would also change another place \
+                         ({detail}); replace *{name} with a copy of the anchored value, then run \
+                         again. Nothing was written."
+                ),
+            )
+            .into()),
+        Err(verify::Failure::Mismatch { object, detail }) => {
+            bail!(
+                "internal error: the edit of {object} failed its self-check ({detail}); nothing was written. \
+                 Please report this with the input file."
+            )
+        }
+    }
 }
 
 /// The `LINE:COL: warning: ...` lines of `found`; a warning about a
@@ -261,7 +290,6 @@ pub fn run(args: &PatchOptions, output: &mut Output) -> anyhow::Result<Status> {
         );
     }
     let source = Source::read(&args.file)?;
-    let outcome = patch_source(&source, &edits)?;
     let label = &source.label;
     let dry = args.dry_run.any();
 
@@ -271,30 +299,31 @@ pub fn run(args: &PatchOptions, output: &mut Output) -> anyhow::Result<Status> {
     let to_stdout = !dry
         && (args.output.as_deref() == Some("-")
             || (args.output.is_none() && source.path.is_none() && !args.apply));
-    let to_file: Option<(&Path, &str)> = match (&args.output, source.path.as_deref()) {
-        _ if dry || to_stdout => None,
-        (Some(out), _) => Some((Path::new(out), out.as_str())),
-        (None, Some(path)) if outcome.changed() => Some((path, label.as_str())),
-        _ => None,
+    let to_file = |changed: bool| -> Option<(&Path, &str)> {
+        match (&args.output, source.path.as_deref()) {
+            _ if dry || to_stdout => None,
+            (Some(out), _) => Some((Path::new(out), out.as_str())),
+            (None, Some(path)) if changed => Some((path, label.as_str())),
+            _ => None,
+        }
     };
-    let write = || {
-        to_file.map_or(Ok(()), |(path, name)| {
-            crate::write::atomic(path, &source.encode(&outcome.output))
+    // The file is staged (written and synced beside its target) while the
+    // result is checked, and put in place only after the report; a write
+    // error comes after the report either way.
+    let (outcome, staged) = patch_source_then(&source, &edits, |out, changed| {
+        to_file(changed).map(|(path, name)| {
+            crate::write::Staged::new(path, &source.encode(out))
+                .map(|staged| (staged, name))
                 .with_context(|| format!("cannot write {name}"))
         })
-    };
-    // A big file is written (and synced) on a second thread while the
-    // report is put together and printed: on 1,000 documents each takes
-    // about a millisecond. A write error comes after the report either way.
-    let (written, reported) = if to_file.is_some() && parallel::worth_a_thread(outcome.output.len())
-    {
-        parallel::join(write, || report(label, &outcome, dry, output))
-    } else {
-        let reported = report(label, &outcome, dry, output);
-        (write(), reported)
-    };
-    reported?;
-    written?;
+    })?;
+    report(label, &outcome, dry, output)?;
+    if let Some(staged) = staged {
+        let (staged, name) = staged?;
+        staged
+            .commit()
+            .with_context(|| format!("cannot write {name}"))?;
+    }
 
     if args.dry_run == DryRun::Client {
         // the file's bytes (BOM, CRs) so that `patch` / `git apply` apply it

@@ -366,3 +366,46 @@ fn a_big_output_that_cannot_be_written_fails_after_the_report() {
     assert!(!target.exists());
     assert!(!dir.path().join("missing-dir").exists());
 }
+
+/// A big result is written beside its target while it is being checked;
+/// when the check refuses it (here an anchor the edit would also change
+/// elsewhere, found only by comparing meanings), the file stays as it was
+/// and nothing is left beside it.
+#[test]
+fn a_big_result_the_check_refuses_leaves_the_directory_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut docs: String = (0..800)
+        .map(|i| {
+            format!(
+                "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{i}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.{i}\n"
+            )
+        })
+        .collect();
+    docs.push_str(
+        "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: shared\nspec:\n  containers:\n  - name: a\n    image: &img nginx:1.25\n    env:\n    - name: IMG\n      value: *img\n",
+    );
+    assert!(docs.len() > 64 * 1024, "big enough for a second thread");
+    let input = dir.path().join("big.yaml");
+    std::fs::write(&input, &docs).unwrap();
+    let args: Vec<String> = [
+        "patch",
+        input.to_str().unwrap(),
+        "--registry",
+        "harbor.example.com/apm",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = run(dir.path(), &args, None);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("Pod/shared: cannot edit safely: the anchor &img is used elsewhere"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), docs);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["big.yaml"]);
+}
