@@ -59,7 +59,7 @@ pub(crate) fn ensure(
         path.extend([
             Seg::Key("metadata".into()),
             Seg::Key("annotations".into()),
-            Seg::Key(k.into()),
+            Seg::Key(k.to_owned().into()),
         ]);
         layer.intend(Op::Set(path, v.into()));
     };

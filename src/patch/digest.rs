@@ -602,7 +602,7 @@ mod tests {
     use crate::yaml::{stream, value::documents};
 
     fn key(k: &str) -> Seg {
-        Seg::Key(k.into())
+        Seg::Key(k.to_owned().into())
     }
 
     fn set(object: Vec<Seg>, path: &[Seg], s: &str) -> Intent {

@@ -20,7 +20,7 @@ pub struct Change {
 /// A step in a path through a document's data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
-    Key(String),
+    Key(std::borrow::Cow<'static, str>),
     Index(usize),
 }
 

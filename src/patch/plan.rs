@@ -452,12 +452,12 @@ fn may_need_edits(text: &str, edits: &EditSet) -> bool {
 
 /// `Kind/name` of a mapping that is a Kubernetes object (has apiVersion and kind).
 pub(crate) fn object_label(map: Node, src: &str) -> Option<String> {
-    let scalar = |key: &str| cst::get_value(map, src, key).and_then(|n| cst::scalar_text(n, src));
+    let scalar = |key: &str| cst::get_value(map, src, key).and_then(|n| cst::scalar_str(n, src));
     let kind = scalar("kind")?;
     scalar("apiVersion")?;
     let name = cst::get_value(map, src, "metadata")
         .and_then(|m| cst::get_value(m, src, "name"))
-        .and_then(|n| cst::scalar_text(n, src))
+        .and_then(|n| cst::scalar_str(n, src))
         .unwrap_or_default();
     Some(format!("{kind}/{name}"))
 }
@@ -494,14 +494,14 @@ impl ObjectCx<'_, '_> {
         label: String,
     ) -> Result<(), Located> {
         let src = layer.text;
-        let Some(kind) = cst::get_value(map, src, "kind").and_then(|n| cst::scalar_text(n, src))
+        let Some(kind) = cst::get_value(map, src, "kind").and_then(|n| cst::scalar_str(n, src))
         else {
             return Ok(());
         };
         let outer_label = std::mem::replace(&mut layer.label, label);
         let outer_namespace = std::mem::replace(&mut layer.namespace, object_namespace(map, src));
         layer.object = path.clone();
-        match kind.as_str() {
+        match &*kind {
             "ServiceAccount" => {
                 self.seen.service_accounts += 1;
                 if let Some(name) = &self.edits.pull_secret {
@@ -547,7 +547,7 @@ impl ObjectCx<'_, '_> {
         &mut self,
         layer: &mut Layer,
         map: Node,
-        tpath: &[&str],
+        tpath: &'static [&'static str],
     ) -> Result<(), (usize, String)> {
         let src = layer.text;
         let mut template = Some(map);
@@ -557,7 +557,7 @@ impl ObjectCx<'_, '_> {
         let Some(template) = template.filter(|t| cst::is_mapping(*t)) else {
             return Ok(());
         };
-        let tsegs: Vec<Seg> = tpath.iter().map(|k| Seg::Key(k.to_string())).collect();
+        let tsegs: Vec<Seg> = tpath.iter().map(|k| Seg::Key((*k).into())).collect();
         self.seen.pod_templates += 1;
         if let Some(registry) = &self.edits.registry {
             if let Some(spec) =

@@ -229,7 +229,7 @@ pub(super) fn lookup<'v>(root: &'v mut Value, path: &[Seg]) -> Option<&'v mut Va
     let mut cur = root;
     for seg in path {
         cur = match seg {
-            Seg::Key(k) => cur.get_mut(k.as_str())?,
+            Seg::Key(k) => cur.get_mut(&**k)?,
             Seg::Index(i) => cur.get_mut(*i)?,
         };
     }

@@ -1,5 +1,7 @@
 //! A concrete syntax tree with exact byte spans (tree-sitter-yaml), and the
 //! few typed views of it the editor needs: mappings, sequences, scalars.
+use std::borrow::Cow;
+
 use tree_sitter::Parser;
 
 pub use super::tree::{Node, Tree};
@@ -296,9 +298,9 @@ pub fn get<'t>(map: Node<'t>, src: &str, key: &str) -> Option<Pair<'t>> {
 /// Compare a key with `key` without decoding it when it is written plainly.
 fn key_is(k: Node, src: &str, key: &str) -> bool {
     let raw = &src[k.byte_range()];
-    if raw == key {
-        // a plain one-line key written exactly as `key`
-        return !raw.starts_with(['\'', '"', '!', '&', '*']);
+    if !raw.starts_with(['\'', '"', '!', '&', '*']) && !raw.contains('\n') {
+        // a plain one-line key means its text
+        return raw.trim() == key;
     }
     // decode only when the raw text could still mean `key`
     (raw.len() > key.len() || raw.contains('\\')) && key_text(k, src).as_deref() == Some(key)
@@ -373,8 +375,21 @@ pub fn key_text(key: Node, src: &str) -> Option<String> {
 /// Decode a flow scalar (plain, single- or double-quoted) to its string.
 /// Block scalars and collections give `None`.
 pub fn scalar_text(node: Node, src: &str) -> Option<String> {
+    scalar_str(node, src).map(Cow::into_owned)
+}
+
+/// [`scalar_text`], borrowed from `src` when a plain scalar on one line
+/// means its own text (most do: no copy).
+pub fn scalar_str<'s>(node: Node, src: &'s str) -> Option<Cow<'s, str>> {
     let raw = &src[node.byte_range()];
-    match node.kind() {
+    if node.kind() == "plain_scalar" && !raw.contains('\n') {
+        return Some(Cow::Borrowed(raw.trim()));
+    }
+    scalar_decoded(node, raw)
+}
+
+fn scalar_decoded(node: Node, raw: &str) -> Option<Cow<'static, str>> {
+    let text = match node.kind() {
         "plain_scalar" => Some(fold_lines(raw.trim())),
         "single_quote_scalar" => {
             let inner = raw.strip_prefix('\'')?.strip_suffix('\'')?;
@@ -385,7 +400,8 @@ pub fn scalar_text(node: Node, src: &str) -> Option<String> {
             Some(unescape_double(inner))
         }
         _ => None,
-    }
+    };
+    text.map(Cow::Owned)
 }
 
 /// The string a scalar means to kubectl: like [`scalar_text`], but a plain

@@ -50,7 +50,12 @@ pub fn kubectl(s: &str) -> Plain {
     if first.is_ascii_digit() && is_timestamp(s) {
         return Plain::Timestamp;
     }
-    let plain: String = s.chars().filter(|c| *c != '_').collect();
+    // (a copy only when there are `_` separators to drop)
+    let plain: std::borrow::Cow<str> = if s.contains('_') {
+        s.chars().filter(|c| *c != '_').collect::<String>().into()
+    } else {
+        s.into()
+    };
     if let Some(i) = go_parse_int(&plain) {
         return Plain::Int(i);
     }
