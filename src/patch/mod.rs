@@ -54,12 +54,27 @@ impl Reported {
     /// The object as change lines name it: `Kind/name`, or
     /// `Kind/namespace/name` when it names a namespace (as `images` does).
     pub fn object_label(&self) -> String {
+        let mut out = String::new();
+        self.push_object_label(&mut out);
+        out
+    }
+
+    /// [`Reported::object_label`] appended to `out`.
+    fn push_object_label(&self, out: &mut String) {
         match self.namespace.as_deref().filter(|ns| !ns.is_empty()) {
             Some(ns) => match self.object.split_once('/') {
-                Some((kind, name)) => format!("{kind}/{ns}/{name}"),
-                None => format!("{}/{ns}", self.object),
+                Some((kind, name)) => {
+                    for part in [kind, "/", ns, "/", name] {
+                        out.push_str(part);
+                    }
+                }
+                None => {
+                    for part in [&self.object, "/", ns] {
+                        out.push_str(part);
+                    }
+                }
             },
-            None => self.object.clone(),
+            None => out.push_str(&self.object),
         }
     }
 }
@@ -256,8 +271,17 @@ fn report(label: &str, outcome: &Outcome, dry: bool, output: &mut Output) -> any
             writeln!(err, "{label}:{w}")?;
         }
     }
+    // (one line per change: pieces appended, not formatted, since a
+    // thousand documents give thousands of lines)
     for c in &outcome.changes {
-        writeln!(err, "{label}:{}: {}: {}", c.line, c.object_label(), c.what)?;
+        err.push_str(label);
+        err.push(':');
+        push_decimal(&mut err, c.line);
+        err.push_str(": ");
+        c.push_object_label(&mut err);
+        err.push_str(": ");
+        err.push_str(&c.what);
+        err.push('\n');
     }
     let objects = outcome.objects_changed();
     if outcome.changed() {
@@ -278,6 +302,22 @@ fn report(label: &str, outcome: &Outcome, dry: bool, output: &mut Output) -> any
     }
     output.err.write_all(err.as_bytes())?;
     Ok(())
+}
+
+/// `n` in decimal, appended to `out`.
+fn push_decimal(out: &mut String, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // (ASCII digits)
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// The `patch` command: changes and warnings to `output.err`, a diff or
@@ -308,8 +348,7 @@ pub fn run(args: &PatchOptions, output: &mut Output) -> anyhow::Result<Status> {
         }
     };
     // The file is staged (written and synced beside its target) while the
-    // result is checked, and put in place only after the report; a write
-    // error comes after the report either way.
+    // result is checked, and put in place only once the check passed.
     let (outcome, staged) = patch_source_then(&source, &edits, |out, changed| {
         to_file(changed).map(|(path, name)| {
             crate::write::Staged::new(path, &source.encode(out))
@@ -317,13 +356,27 @@ pub fn run(args: &PatchOptions, output: &mut Output) -> anyhow::Result<Status> {
                 .with_context(|| format!("cannot write {name}"))
         })
     })?;
-    report(label, &outcome, dry, output)?;
-    if let Some(staged) = staged {
-        let (staged, name) = staged?;
-        staged
-            .commit()
-            .with_context(|| format!("cannot write {name}"))?;
-    }
+    // Then the report and the rename, side by side for a big file (each
+    // takes a few tenths of a millisecond on a thousand documents: the
+    // rename frees the old file's blocks). The file is put in place even
+    // if the report cannot be written; a write error comes after the report.
+    let big = staged.is_some() && parallel::worth_a_thread(outcome.output.len());
+    let commit = || {
+        staged.map_or(Ok(()), |staged| {
+            let (staged, name) = staged?;
+            staged
+                .commit()
+                .with_context(|| format!("cannot write {name}"))
+        })
+    };
+    let (written, reported) = if big {
+        parallel::join(commit, || report(label, &outcome, dry, output))
+    } else {
+        let reported = report(label, &outcome, dry, output);
+        (commit(), reported)
+    };
+    reported?;
+    written?;
 
     if args.dry_run == DryRun::Client {
         // the file's bytes (BOM, CRs) so that `patch` / `git apply` apply it
@@ -357,4 +410,41 @@ pub fn run(args: &PatchOptions, output: &mut Output) -> anyhow::Result<Status> {
         );
     }
     Ok(Status::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for n in [0, 7, 10, 99, 100, 4_096, 1_000_001, usize::MAX] {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
+
+    #[test]
+    fn change_lines_name_the_namespace_between_kind_and_name() {
+        let change = |object: &str, namespace: Option<&str>| Reported {
+            line: 1,
+            object: object.into(),
+            namespace: namespace.map(String::from),
+            what: String::new(),
+        };
+        assert_eq!(
+            change("Deployment/web", None).object_label(),
+            "Deployment/web"
+        );
+        assert_eq!(
+            change("Deployment/web", Some("")).object_label(),
+            "Deployment/web"
+        );
+        assert_eq!(
+            change("Deployment/web", Some("shop")).object_label(),
+            "Deployment/shop/web"
+        );
+        assert_eq!(change("List", Some("shop")).object_label(), "List/shop");
+    }
 }

@@ -298,7 +298,7 @@ pub fn get<'t>(map: Node<'t>, src: &str, key: &str) -> Option<Pair<'t>> {
 /// Compare a key with `key` without decoding it when it is written plainly.
 fn key_is(k: Node, src: &str, key: &str) -> bool {
     let raw = &src[k.byte_range()];
-    if !raw.starts_with(['\'', '"', '!', '&', '*']) && !raw.contains('\n') {
+    if !raw.starts_with(['\'', '"', '!', '&', '*', '{', '[']) && !raw.contains('\n') {
         // a plain one-line key means its text
         return raw.trim() == key;
     }
