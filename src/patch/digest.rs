@@ -154,9 +154,9 @@ impl Keys {
     pub fn value(&self, v: &Value) -> Digest {
         match v {
             Value::Array(items) => {
-                let mut seq = Seq::default();
+                let mut seq = Seq::new(self);
                 items.iter().for_each(|i| seq.push(self.value(i)));
-                seq.finish(self)
+                seq.finish()
             }
             Value::Object(map) => {
                 let mut m = Map::default();
@@ -179,16 +179,21 @@ impl Part<'_> {
     }
 }
 
-/// A sequence's items so far (in order).
-#[derive(Default)]
-struct Seq(Vec<u64>);
+/// A sequence's items so far (in order), already in its hash: the stream
+/// [`Keys::words`] would hash for them, without holding them.
+struct Seq(DefaultHasher);
 
 impl Seq {
-    fn push(&mut self, d: Digest) {
-        self.0.push(d);
+    fn new(keys: &Keys) -> Seq {
+        let mut h = keys.0.build_hasher();
+        h.write_u64(u64::from(SEQUENCE));
+        Seq(h)
     }
-    fn finish(self, keys: &Keys) -> Digest {
-        keys.words(SEQUENCE, &self.0)
+    fn push(&mut self, d: Digest) {
+        self.0.write_u64(d);
+    }
+    fn finish(self) -> Digest {
+        self.0.finish()
     }
 }
 
@@ -401,6 +406,7 @@ pub fn of(text: &str, keys: &Keys, trie: &Trie) -> Option<Digest> {
     Walk {
         events: Events::of(text)?,
         keys,
+        frames: Vec::new(),
     }
     .document(trie)
 }
@@ -408,6 +414,15 @@ pub fn of(text: &str, keys: &Keys, trie: &Trie) -> Option<Digest> {
 struct Walk<'t, 'k> {
     events: Events<'t>,
     keys: &'k Keys,
+    /// [`Walk::untouched`]'s collections (kept between calls: one
+    /// allocation per document, not one per untouched node).
+    frames: Vec<Frame<'t>>,
+}
+
+/// An open collection of [`Walk::untouched`].
+enum Frame<'t> {
+    Seq(Seq),
+    Map(Map, KeySet, Option<Cow<'t, str>>),
 }
 
 impl<'t, 'k> Walk<'t, 'k> {
@@ -475,7 +490,7 @@ impl<'t, 'k> Walk<'t, 'k> {
             return None;
         }
         if through_seq {
-            let mut items = Seq::default();
+            let mut items = Seq::new(self.keys);
             let mut n = 0;
             loop {
                 let event = self.next()?;
@@ -492,7 +507,7 @@ impl<'t, 'k> Walk<'t, 'k> {
             if trie.index.iter().any(|(i, t)| *i >= n && t.lookup) {
                 return None;
             }
-            return Some(Part::Collection(items.finish(self.keys)));
+            return Some(Part::Collection(items.finish()));
         }
         let mut entries = Map::default();
         let mut seen = KeySet::default();
@@ -532,11 +547,8 @@ impl<'t, 'k> Walk<'t, 'k> {
 
     /// The digest of a node no intent touches, without building it.
     fn untouched(&mut self, first: Event<'t>, depth: usize) -> Option<Part<'t>> {
-        enum Frame<'t> {
-            Seq(Seq),
-            Map(Map, KeySet, Option<Cow<'t, str>>),
-        }
-        let mut stack: Vec<Frame> = Vec::new();
+        let mut stack = std::mem::take(&mut self.frames);
+        stack.clear();
         let mut event = first;
         loop {
             let done = match event {
@@ -567,13 +579,13 @@ impl<'t, 'k> Walk<'t, 'k> {
                     stack.push(if matches!(event, Event::MappingStart(..)) {
                         Frame::Map(Map::default(), KeySet::default(), None)
                     } else {
-                        Frame::Seq(Seq::default())
+                        Frame::Seq(Seq::new(self.keys))
                     });
                     event = self.next()?;
                     continue;
                 }
                 Event::SequenceEnd => match stack.pop()? {
-                    Frame::Seq(items) => Part::Collection(items.finish(self.keys)),
+                    Frame::Seq(items) => Part::Collection(items.finish()),
                     Frame::Map(..) => return None,
                 },
                 Event::MappingEnd => match stack.pop()? {
@@ -584,7 +596,10 @@ impl<'t, 'k> Walk<'t, 'k> {
                 _ => return None,
             };
             match stack.last_mut() {
-                None => return Some(done),
+                None => {
+                    self.frames = stack;
+                    return Some(done);
+                }
                 Some(Frame::Seq(items)) => items.push(self.keys.digest(&done)),
                 Some(Frame::Map(entries, _, key)) => {
                     let key = key.take()?;
