@@ -419,6 +419,34 @@ struct Walk<'t, 'k> {
     frames: Vec<Frame<'t>>,
 }
 
+/// Which of a trie node's keys a mapping had (a bit set; a vector only
+/// for a node of more than 64 keys).
+struct Found {
+    bits: u64,
+    more: Vec<bool>,
+}
+
+impl Found {
+    fn new(n: usize) -> Found {
+        Found {
+            bits: 0,
+            more: if n > 64 { vec![false; n] } else { Vec::new() },
+        }
+    }
+    fn set(&mut self, i: usize) {
+        match self.more.get_mut(i) {
+            Some(b) => *b = true,
+            None => self.bits |= 1 << i,
+        }
+    }
+    fn get(&self, i: usize) -> bool {
+        match self.more.get(i) {
+            Some(b) => *b,
+            None => self.bits & (1 << i) != 0,
+        }
+    }
+}
+
 /// An open collection of [`Walk::untouched`].
 enum Frame<'t> {
     Seq(Seq),
@@ -511,7 +539,7 @@ impl<'t, 'k> Walk<'t, 'k> {
         }
         let mut entries = Map::default();
         let mut seen = KeySet::default();
-        let mut found = vec![false; trie.keys.len()];
+        let mut found = Found::new(trie.keys.len());
         loop {
             let (raw, style) = match self.next()? {
                 Event::MappingEnd => break,
@@ -524,13 +552,13 @@ impl<'t, 'k> Walk<'t, 'k> {
             }
             let child = trie.keys.iter().position(|(k, _)| *k == &*key);
             if let Some(i) = child {
-                found[i] = true;
+                found.set(i);
             }
             let event = self.next()?;
             let value = self.node(event, child.map(|i| &trie.keys[i].1), depth + 1)?;
             entries.add(self.keys.entry(&key, &value));
         }
-        for ((k, child), _) in trie.keys.iter().zip(&found).filter(|(_, f)| !**f) {
+        for (_, (k, child)) in trie.keys.iter().enumerate().filter(|(i, _)| !found.get(*i)) {
             if child.lookup {
                 return None;
             }
@@ -614,6 +642,18 @@ impl<'t, 'k> Walk<'t, 'k> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn found_keys_are_remembered_for_small_and_large_nodes() {
+        for n in [0, 1, 63, 64, 65, 200] {
+            let mut found = Found::new(n);
+            let marked: Vec<usize> = (0..n).filter(|i| i % 3 == 1).collect();
+            marked.iter().for_each(|&i| found.set(i));
+            for i in 0..n {
+                assert_eq!(found.get(i), marked.contains(&i), "{n} keys, key {i}");
+            }
+        }
+    }
     use crate::yaml::{stream, value::documents};
 
     fn key(k: &str) -> Seg {

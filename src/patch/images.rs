@@ -1,5 +1,6 @@
 //! `--registry`: container images move to the private registry; image-like
 //! strings anywhere else are reported, never rewritten.
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::yaml::tree::Node;
@@ -32,12 +33,17 @@ pub(crate) fn rewrite(
             continue;
         };
         for (i, item) in cst::items(seq).into_iter().enumerate() {
-            let mut path = spec_path.to_vec();
-            path.extend([
-                Seg::Key(list.into()),
-                Seg::Index(i),
-                Seg::Key("image".into()),
-            ]);
+            // (built only for an image that changes)
+            let path = || {
+                let mut path = Vec::with_capacity(spec_path.len() + 3);
+                path.extend_from_slice(spec_path);
+                path.extend([
+                    Seg::Key(list.into()),
+                    Seg::Index(i),
+                    Seg::Key("image".into()),
+                ]);
+                path
+            };
             if let Some(image) = shared_image(item, src) {
                 // rewritten where the anchor is (when that is a container's image)
                 if seen.contains(&image.byte_range()) {
@@ -45,7 +51,7 @@ pub(crate) fn rewrite(
                     if let Some(old) = cst::scalar_text(image, src) {
                         let new = relocate(registry, &old);
                         if new != old {
-                            layer.intend(Op::Set(path, new));
+                            layer.intend(Op::Set(path(), new));
                         }
                     }
                 }
@@ -80,16 +86,16 @@ fn shared_image<'t>(item: Option<Node<'t>>, src: &str) -> Option<Node<'t>> {
         .and_then(|m| cst::get_value(m, src, "image"))
 }
 
-/// Relocate one container's `image` (at `path`).
-fn rewrite_image(layer: &mut Layer, image: Node, registry: &str, path: Vec<Seg>) {
+/// Relocate one container's `image` (at `path()`).
+fn rewrite_image(layer: &mut Layer, image: Node, registry: &str, path: impl FnOnce() -> Vec<Seg>) {
     let src = layer.text;
     // `image: *ref` resolves through its anchor and is replaced by the
     // new value (the anchored node may not be an image at all).
     let alias = image.kind() == "alias";
     let old = if alias {
-        cst::anchored(image, src).and_then(|v| cst::scalar_text(v, src))
+        cst::anchored(image, src).and_then(|v| cst::scalar_str(v, src))
     } else {
-        cst::scalar_text(image, src).or_else(|| cst::block_scalar_text(image, src))
+        cst::scalar_str(image, src).or_else(|| cst::block_scalar_text(image, src).map(Cow::Owned))
     };
     let Some(old) = old else {
         layer.warn(
@@ -103,13 +109,13 @@ fn rewrite_image(layer: &mut Layer, image: Node, registry: &str, path: Vec<Seg>)
     if new == old && !alias {
         return;
     }
-    let show = |s: &str| {
+    fn show(s: &str) -> Cow<'_, str> {
         if s.contains(|c: char| c.is_control()) {
-            format!("{s:?}")
+            Cow::Owned(format!("{s:?}"))
         } else {
-            s.to_string()
+            Cow::Borrowed(s)
         }
-    };
+    }
     let what = format!(
         "image {} -> {}{}",
         show(&old),
@@ -120,7 +126,7 @@ fn rewrite_image(layer: &mut Layer, image: Node, registry: &str, path: Vec<Seg>)
     // line breaks stay
     let splice = edit::replace_scalar(&layer.doc(), image, &new, Keep::Quotes);
     layer.splice(splice, what);
-    layer.intend(Op::Set(path, new));
+    layer.intend(Op::Set(path(), new));
 }
 
 /// True for strings shaped like `host.domain[:port]/path:tag` or `...@sha256:...`.
