@@ -178,7 +178,8 @@ fn line_starts(text: &[u8]) -> Vec<usize> {
 #[derive(Debug, Default)]
 pub struct Builder {
     tree: Tree,
-    /// The open nodes, innermost last, each with its last child so far.
+    /// The open nodes, innermost last, each with its last child so far
+    /// (room for 32 levels: manifests rarely go deeper).
     open: Vec<(u32, u32)>,
 }
 
@@ -197,7 +198,7 @@ impl Builder {
                 nodes,
                 lines: Vec::new(),
             },
-            open: Vec::new(),
+            open: Vec::with_capacity(32),
         }
     }
 
