@@ -157,25 +157,50 @@ pub fn looks_like_image(s: &str) -> bool {
 /// reference? (Every scalar the walk would warn about has such a token.)
 pub(crate) fn any_lookalike_text(text: &str, skip: &[Range<usize>]) -> bool {
     // only tokens with a `/` can be one: look around each `/` (most
-    // documents have few), not at every token
-    let separator = |c: char| {
-        c.is_whitespace()
-            || matches!(
-                c,
-                '=' | '"' | '\'' | ',' | ';' | '[' | ']' | '{' | '}' | '#'
-            )
+    // documents have few), not at every token; bytes are read as they
+    // are, a character decoded only where one is not ASCII
+    let bytes = text.as_bytes();
+    let ascii_separator = |b: u8| {
+        matches!(
+            b,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' // (char::is_whitespace)
+                | b'=' | b'"' | b'\'' | b',' | b';' | b'[' | b']' | b'{' | b'}' | b'#'
+        )
     };
     let mut from = 0;
-    while let Some(at) = text[from..].find('/').map(|i| from + i) {
-        let start = text[..at]
-            .char_indices()
-            .rev()
-            .find(|&(_, c)| separator(c))
-            .map_or(0, |(i, c)| i + c.len_utf8());
-        let end = text[at..]
-            .char_indices()
-            .find(|&(_, c)| separator(c))
-            .map_or(text.len(), |(i, _)| at + i);
+    while let Some(at) = memchr::memchr(b'/', &bytes[from..]).map(|i| from + i) {
+        let mut start = at;
+        while start > 0 {
+            let b = bytes[start - 1];
+            if b < 0x80 {
+                if ascii_separator(b) {
+                    break;
+                }
+                start -= 1;
+            } else {
+                let begins = text.floor_char_boundary(start - 1);
+                if text[begins..start].starts_with(char::is_whitespace) {
+                    break;
+                }
+                start = begins;
+            }
+        }
+        let mut end = at;
+        while end < text.len() {
+            let b = bytes[end];
+            if b < 0x80 {
+                if ascii_separator(b) {
+                    break;
+                }
+                end += 1;
+            } else {
+                let c = text[end..].chars().next().unwrap_or(' ');
+                if c.is_whitespace() {
+                    break;
+                }
+                end += c.len_utf8();
+            }
+        }
         if !skip.iter().any(|s| s.contains(&at))
             && looks_like_image(text[start..end].trim_end_matches(':'))
         {
@@ -262,7 +287,7 @@ mod tests {
     proptest! {
         #[test]
         fn lookalike_precheck_reads_every_token(
-            text in "([a-z.:/@=\"' #{}\u{3000}\u{e9}\n-]|r.io/a:1|x/y:z){0,40}"
+            text in "([a-z.:/@=\"' #{}\u{3000}\u{e9}\u{85}\u{a0}\t\u{b}\n-]|r.io/a:1|x/y:z){0,40}"
         ) {
             prop_assert_eq!(any_lookalike_text(&text, &[]), any_token_looks_like_an_image(&text), "{:?}", text);
         }
