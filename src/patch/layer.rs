@@ -4,7 +4,7 @@
 //! `annotations`), which therefore do not depend on the planner.
 use crate::yaml::edit::Doc;
 pub use crate::yaml::edit::Splice;
-use crate::yaml::style::Style;
+use crate::yaml::style::LazyStyle;
 
 /// One reported change: a splice, the object it belongs to, what it does.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ pub(crate) struct Local {
 /// The text being walked, its layout, and where edits and intents go.
 pub(crate) struct Layer<'a> {
     pub text: &'a str,
-    pub style: Style,
+    pub style: &'a LazyStyle<'a>,
     pub doc: usize,
     pub inner: bool,
     /// Path of the object this layer's paths are relative to.

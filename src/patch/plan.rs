@@ -15,7 +15,7 @@ use crate::yaml::cst;
 use crate::yaml::limits;
 use crate::yaml::outline::{self, Item};
 use crate::yaml::stream::{self, Chunk};
-use crate::yaml::style::Observed;
+use crate::yaml::style::{LazyStyle, Observed};
 use crate::yaml::value;
 
 /// Everything the edits will do to one text.
@@ -201,13 +201,13 @@ fn plan_range(
         let root = tree.root_node();
         let top = cst::document_content(root);
         let style = if relevant {
-            Observed::of(root, chunk_text).or(file_style)
+            LazyStyle::of(root, chunk_text, file_style)
         } else {
-            file_style
+            LazyStyle::known(file_style)
         };
         let mut layer = Layer {
             text: chunk_text,
-            style: style.style(),
+            style: &style,
             doc,
             inner: false,
             object: Vec::new(),
@@ -386,9 +386,10 @@ fn list_item(
     let Some(top) = cst::document_content(root).filter(|t| cst::is_mapping(*t)) else {
         return Ok(());
     };
+    let style = LazyStyle::of(root, &piece.text, file_style);
     let mut layer = Layer {
         text: &piece.text,
-        style: Observed::of(root, &piece.text).or(file_style).style(),
+        style: &style,
         doc,
         inner: false,
         object: Vec::new(),
@@ -633,14 +634,11 @@ impl ObjectCx<'_, '_> {
             return Err(place.error(Diagnosis::parse_error(&block.text, &e)));
         }
         let root = tree.root_node();
-        let style = Observed::of(root, &block.text)
-            .or(Observed::of(map, src))
-            .or(self.file_style)
-            .style();
+        let style = LazyStyle::nested((root, &block.text), (map, src), self.file_style);
         let top = cst::document_content(root);
         let mut inner = Layer {
             text: &block.text,
-            style,
+            style: &style,
             doc: layer.doc,
             inner: true,
             object: layer.object.clone(),

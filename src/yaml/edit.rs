@@ -31,7 +31,7 @@ pub use template::{Template, with_trailing_comments};
 
 use super::cst;
 use super::scalar;
-use super::style::Style;
+use super::style::LazyStyle;
 use crate::source::{line_end, line_start};
 
 /// Replace `[start, end)` of the text with `text`.
@@ -56,7 +56,7 @@ impl Splice {
 #[derive(Debug, Clone, Copy)]
 pub struct Doc<'a> {
     pub src: &'a str,
-    pub style: Style,
+    pub style: &'a LazyStyle<'a>,
     /// The document is JSON: keys and strings are written as JSON.
     pub json: bool,
 }

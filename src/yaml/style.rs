@@ -76,6 +76,70 @@ impl Observed {
     }
 }
 
+/// A document's style, worked out only when an edit asks for it (most
+/// edits replace a scalar and need none): what the first of `looks` shows,
+/// completed from the next ones and then from `fallback`.
+pub struct LazyStyle<'t> {
+    looks: [Option<(Node<'t>, &'t str)>; 2],
+    fallback: Observed,
+    style: std::cell::OnceCell<Style>,
+}
+
+impl<'t> LazyStyle<'t> {
+    /// The style of the tree `root` of `src`, completed from `fallback`.
+    pub fn of(root: Node<'t>, src: &'t str, fallback: Observed) -> Self {
+        LazyStyle {
+            looks: [Some((root, src)), None],
+            fallback,
+            style: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The style of `root` of `src`, then of `outer` of `outer_src`, then
+    /// `fallback` (a document inside a block scalar).
+    pub fn nested(
+        (root, src): (Node<'t>, &'t str),
+        (outer, outer_src): (Node<'t>, &'t str),
+        fallback: Observed,
+    ) -> Self {
+        LazyStyle {
+            looks: [Some((root, src)), Some((outer, outer_src))],
+            fallback,
+            style: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// A style known already.
+    pub fn known(style: Observed) -> Self {
+        LazyStyle {
+            looks: [None, None],
+            fallback: style,
+            style: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub fn get(&self) -> Style {
+        *self.style.get_or_init(|| {
+            let mut seen = Observed::default();
+            for (root, src) in self.looks.iter().flatten() {
+                if seen.step.is_some() && seen.seq.is_some() {
+                    break;
+                }
+                seen = seen.or(Observed::of(*root, src));
+            }
+            seen.or(self.fallback).style()
+        })
+    }
+}
+
+impl std::fmt::Debug for LazyStyle<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyStyle")
+            .field("style", &self.style.get())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Spaces between a block sequence item's `-` and its content on the same line.
 pub fn dash_spaces(item: Node, src: &str) -> usize {
     let after = &src[item.start_byte() + 1..item.end_byte()];

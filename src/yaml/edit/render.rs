@@ -118,7 +118,7 @@ pub(crate) fn entry_lines(entries: &[(Scalar, New)], col: usize, doc: &Doc) -> V
 /// Block lines of a value below its key at column `key_col`: mapping keys
 /// one step in, sequence dashes at the document's dash offset.
 pub(crate) fn value_lines(value: &New, key_col: usize, doc: &Doc) -> Vec<String> {
-    let style = doc.style;
+    let style = doc.style.get();
     match value {
         New::Map(entries) => entry_lines(entries, key_col + style.step, doc),
         New::Seq(items) => {

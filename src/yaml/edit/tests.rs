@@ -1,6 +1,6 @@
 //! Each operation on raw text: before, located node, after.
 use super::*;
-use crate::yaml::style::Observed;
+use crate::yaml::style::{LazyStyle, Observed};
 
 /// Parse `src`, find a node with `locate`, run `op`, apply its splice.
 fn edited(src: &str, op: impl Fn(&Doc, Node) -> Option<Splice>) -> String {
@@ -9,7 +9,7 @@ fn edited(src: &str, op: impl Fn(&Doc, Node) -> Option<Splice>) -> String {
     let top = cst::document_content(root).expect("a document");
     let doc = Doc {
         src,
-        style: Observed::of(root, src).style(),
+        style: &LazyStyle::of(root, src, Observed::default()),
         json: is_json(top),
     };
     let s = op(&doc, top).expect("the operation applies");
@@ -117,7 +117,7 @@ fn insert_entries_first_goes_before_the_first_entry() {
     let item = cst::items(seq)[0].unwrap();
     let doc = Doc {
         src: "- a: 1\n",
-        style: Observed::default().style(),
+        style: &LazyStyle::known(Observed::default()),
         json: false,
     };
     assert_eq!(insert_entries_first(&doc, item, &[quoted("k", "v")]), None);
