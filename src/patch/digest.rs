@@ -369,9 +369,7 @@ impl<'a> Trie<'a> {
             }
             let rest = self.depth - object.len();
             match &intent.op {
-                Op::Set(path, s) => {
-                    super::verify::apply(v, &Op::Set(path[rest..].to_vec(), s.clone()))
-                }
+                Op::Set(path, s) => super::verify::set(v, &path[rest..], s),
                 // this node is the object's imagePullSecrets: apply the op
                 // to an object holding only it
                 Op::PullSecret(_) => {

@@ -256,28 +256,31 @@ pub fn apply(target: &mut Value, op: &Op) {
                 }
             }
         }
-        Op::Set(path, value) => {
-            let mut cur = target;
-            for seg in path {
-                cur = match seg {
-                    Seg::Key(k) => {
-                        if !cur.is_object() {
-                            *cur = json!({});
-                        }
-                        cur.as_object_mut()
-                            .expect("object")
-                            .entry(k.clone())
-                            .or_insert(Value::Null)
-                    }
-                    Seg::Index(i) => match cur.get_mut(*i) {
-                        Some(v) => v,
-                        None => return,
-                    },
-                };
-            }
-            *cur = Value::String(value.clone());
-        }
+        Op::Set(path, value) => set(target, path, value),
     }
+}
+
+/// `Op::Set(path, value)` applied to `target`.
+pub(crate) fn set(target: &mut Value, path: &[Seg], value: &str) {
+    let mut cur = target;
+    for seg in path {
+        cur = match seg {
+            Seg::Key(k) => {
+                if !cur.is_object() {
+                    *cur = json!({});
+                }
+                cur.as_object_mut()
+                    .expect("object")
+                    .entry(k.clone())
+                    .or_insert(Value::Null)
+            }
+            Seg::Index(i) => match cur.get_mut(*i) {
+                Some(v) => v,
+                None => return,
+            },
+        };
+    }
+    *cur = Value::String(value.to_owned());
 }
 
 /// A short description of where two values first differ. Values inside a
