@@ -22,7 +22,7 @@
 #
 # Timing uses hyperfine when it is installed (or installable), otherwise a
 # loop around `date +%s%N`. Peak memory is the maximum resident set size
-# reported by GNU time (`/usr/bin/time -f %M`), median of three runs. The
+# reported by GNU time (`/usr/bin/time -f %M`), median of seven runs. The
 # load average (`uptime`) before and after is recorded: on a shared machine
 # compare the side-by-side ratio, not absolute times. Everything in an
 # existing BENCHMARKS.md from the line "<!-- kept by scripts/bench.sh -->"
@@ -101,14 +101,16 @@ mean_ms() {
   fi
 }
 
-# peak_kb CMD...: median over three runs of the peak resident set size (KiB).
+# peak_kb CMD...: median over seven runs of the peak resident set size (KiB)
+# (three were not enough: the RSS of one run swings by ~0.4 MiB here, which
+# is 6x the 100-document file).
 peak_kb() {
   local i v=()
-  for i in 1 2 3; do
+  for i in 1 2 3 4 5 6 7; do
     /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null 2>&1
     v+=("$(tail -n 1 "$work/rss")")
   done
-  printf '%s\n' "${v[@]}" | sort -n | sed -n 2p
+  printf '%s\n' "${v[@]}" | sort -n | sed -n 4p
 }
 
 # the process's own peak memory (binary, libraries, allocator, threads):
@@ -245,7 +247,7 @@ w("  and writes atomically.")
 w(f"- Ours (all edits): the same plus `--pull-secret --inject-pull-secret`.")
 w("- kustomize: `kubectl kustomize DIR` (output to stdout, discarded while timed; it")
 w("  parses and re-serialises every object, dropping comments and formatting).")
-w(f"- Timing: {timer}. Peak RSS: GNU time's maximum resident set size, median of 3 runs")
+w(f"- Timing: {timer}. Peak RSS: GNU time's maximum resident set size, median of 7 runs")
 w("  (kustomize above 1,000 documents: the one timed run).")
 w(f"- The process's own peak RSS (binary, libraries, allocator, threads): {base_rss/1024:.1f} MiB,")
 w("  `patch` on a file of one ServiceAccount. \"Above own\" is the peak RSS minus that:")
